@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+// PairRM-Swift: a quantized edge runtime for the PairRM reward model.
+//
+// Layers (each imports only those below it):
+//   PairRMKernels (C), CZstd (system)      -- bytes and arithmetic, no model knowledge
+//   PairRMFormat                            -- the .prm container: reader, writer, spec types
+//   PairRMConverter (Tools/Converter)       -- published hub checkpoint -> .prm
+//   pairrm (CLI)                            -- command line on top
+import PackageDescription
+
+let package = Package(
+    name: "PairRM",
+    products: [
+        .executable(name: "pairrm", targets: ["pairrm"]),
+        .library(name: "PairRMFormat", targets: ["PairRMFormat"]),
+        .library(name: "PairRMConverter", targets: ["PairRMConverter"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZstd",
+            path: "Sources/CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .target(
+            name: "PairRMKernels",
+            path: "Sources/PairRMKernels"
+        ),
+        .target(
+            name: "PairRMFormat",
+            dependencies: ["PairRMKernels", "CZstd"],
+            path: "Sources/PairRMFormat"
+        ),
+        .target(
+            name: "PairRMConverter",
+            dependencies: ["PairRMFormat"],
+            path: "Tools/Converter"
+        ),
+        .executableTarget(
+            name: "pairrm",
+            dependencies: [
+                "PairRMFormat",
+                "PairRMConverter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/pairrm"
+        ),
+        .testTarget(
+            name: "PairRMFormatTests",
+            dependencies: ["PairRMFormat"],
+            path: "Tests/PairRMFormatTests"
+        ),
+        .testTarget(
+            name: "PairRMConverterTests",
+            dependencies: ["PairRMConverter", "PairRMFormat"],
+            path: "Tests/PairRMConverterTests"
+        ),
+    ]
+)
