@@ -4,6 +4,7 @@
 // Layers (each imports only those below it):
 //   PairRMKernels (C), CZstd (system)      -- bytes and arithmetic, no model knowledge
 //   PairRMFormat                            -- the .prm container: reader, writer, spec types
+//   PairRMTokenizer                         -- DeBERTa-v3 unigram tokenizer over the container's vocabulary
 //   PairRMConverter (Tools/Converter)       -- published hub checkpoint -> .prm
 //   pairrm (CLI)                            -- command line on top
 import PackageDescription
@@ -14,6 +15,7 @@ let package = Package(
         .executable(name: "pairrm", targets: ["pairrm"]),
         .library(name: "PairRMFormat", targets: ["PairRMFormat"]),
         .library(name: "PairRMConverter", targets: ["PairRMConverter"]),
+        .library(name: "PairRMTokenizer", targets: ["PairRMTokenizer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +37,11 @@ let package = Package(
             path: "Sources/PairRMFormat"
         ),
         .target(
+            name: "PairRMTokenizer",
+            dependencies: ["PairRMFormat"],
+            path: "Sources/PairRMTokenizer"
+        ),
+        .target(
             name: "PairRMConverter",
             dependencies: ["PairRMFormat"],
             path: "Tools/Converter"
@@ -52,6 +59,11 @@ let package = Package(
             name: "PairRMFormatTests",
             dependencies: ["PairRMFormat"],
             path: "Tests/PairRMFormatTests"
+        ),
+        .testTarget(
+            name: "PairRMTokenizerTests",
+            dependencies: ["PairRMTokenizer", "PairRMFormat", "PairRMConverter"],
+            path: "Tests/PairRMTokenizerTests"
         ),
         .testTarget(
             name: "PairRMConverterTests",

@@ -1,0 +1,102 @@
+import ArgumentParser
+import PairRMConverter
+import PairRMFormat
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a PairRM checkpoint directory (as published on the Hugging Face hub) into a .prm file.",
+        discussion: """
+        The directory is a local copy of llm-blender/PairRM or llm-blender/PairRM-hf: config.json
+        (RankerConfig or DebertaV2Config), spm.model, added_tokens.json, special_tokens_map.json,
+        tokenizer_config.json and model.safetensors (F32/F16/BF16) or pytorch_model.bin.
+        No Python is needed. Tensors are converted one at a time; the output is written to
+        <output>.tmp.<pid> and renamed only when complete, so an interrupted run leaves nothing.
+
+        Weight recipes (recorded in the file as quantization.recipe):
+          f32  everything f32 (reference accuracy)
+          f16  matrices f16; LayerNorms, biases, relative table and head f32
+          q8   embeddings Q8_ROWS, encoder matrices Q8_P16 (int8); the rest f32
+          q4   embeddings Q8_ROWS, encoder matrices Q4_P16B32 (int4, 32-column blocks); the rest f32
+
+        Examples:
+          pairrm convert ./PairRM -o pairrm-q8.prm
+          pairrm convert ./PairRM-hf -o pairrm-f32.prm --weights f32
+          pairrm convert ./PairRM -o pairrm-q4.prm.zst --weights q4 --compress zstd:19
+        """
+    )
+
+    @Argument(help: "Checkpoint directory (llm-blender/PairRM or llm-blender/PairRM-hf layout).")
+    var directory: String
+
+    @Option(name: .shortAndLong, help: "Output .prm file.")
+    var output: String
+
+    @Option(help: "Weight recipe: f32, f16, q8 or q4.")
+    var weights: String = "q8"
+
+    @Option(help: "Compress the tensor section: zstd or zstd:LEVEL (1-19). The file gets smaller but loads by decompressing instead of memory-mapping.")
+    var compress: String?
+
+    @Option(help: "Attention heads, when config.json is a RankerConfig naming a backbone this converter does not know.")
+    var heads: Int?
+
+    @Option(name: .customLong("weights-file"), help: "model.safetensors or pytorch_model.bin, when the directory holds both.")
+    var weightsFile: String?
+
+    @Flag(name: .shortAndLong, help: "No progress bar or summary.")
+    var quiet = false
+
+    func validate() throws {
+        guard WeightsRecipe(rawValue: weights) != nil else {
+            throw ValidationError("--weights must be one of f32, f16, q8, q4 (got \"\(weights)\")")
+        }
+        if let compress { _ = try parseCompression(compress) }
+    }
+
+    func parseCompression(_ text: String) throws -> Int32 {
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.first == "zstd" else { throw ValidationError("--compress must be zstd or zstd:LEVEL (got \"\(text)\")") }
+        guard parts.count == 2 else { return Zstd.defaultLevel }
+        guard let level = Int32(parts[1]), (1...Zstd.maxLevel).contains(level) else {
+            throw ValidationError("zstd level must be 1…\(Zstd.maxLevel) (got \"\(parts[1])\")")
+        }
+        return level
+    }
+
+    func run() throws {
+        var options = ConversionOptions(weights: WeightsRecipe(rawValue: weights)!)
+        if let compress {
+            options.compressTensors = true
+            options.zstdLevel = try parseCompression(compress)
+        }
+        options.numHeads = heads
+        options.weightsFile = weightsFile
+        let bar = ProgressBar(label: "converting")
+        let quiet = self.quiet
+        do {
+            let report = try Converter.convert(directory: directory, output: output, options: options) { progress in
+                if !quiet {
+                    bar.update(done: progress.sourceBytesDone, total: progress.sourceBytesTotal, detail: progress.tensorName,
+                               force: progress.tensorIndex == progress.tensorCount)
+                }
+            }
+            bar.finish()
+            if !quiet {
+                let a = report.architecture
+                print("wrote \(report.output): \(report.tensorCount) tensors, \(formatBytes(report.outputBytes)) "
+                      + "(from \(formatBytes(report.sourceWeightBytes)) of \(report.layout.rawValue) weights) in "
+                      + "\(String(format1: report.seconds)) s, peak RSS \(formatBytes(peakResidentBytes()))")
+                print("model: hidden \(a.hiddenSize), \(a.numLayers) layers, \(a.numHeads) heads, vocabulary \(a.vocabSize), recipe \(weights)")
+            }
+        } catch let error as ConversionError {
+            bar.finish()
+            printError("error: \(error)")
+            throw ExitCode(1)
+        } catch let error as FormatError {
+            bar.finish()
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
