@@ -68,3 +68,26 @@ final class RoundTripTests: XCTestCase {
         }
     }
 }
+
+final class InterruptTests: XCTestCase {
+    /// A writer interrupted by SIGTERM/SIGINT removes its temporary file before the process dies.
+    func testSignalRemovesTheTemporaryFile() throws {
+        for signalNumber in [SIGTERM, SIGINT] {
+            let path = ContainerFixtures.temporaryPath("interrupted-\(signalNumber).prm")
+            let child = fork()
+            if child == 0 {
+                // Child: start a file, then get interrupted mid-write.
+                guard let writer = try? ContainerWriter(path: path),
+                      (try? writer.beginTensors([TensorPlan(name: "w", dtype: .f32, shape: [1024])])) != nil else { _exit(3) }
+                kill(getpid(), signalNumber)
+                _exit(4)  // not reached: the default action ends the process
+            }
+            var status: Int32 = 0
+            XCTAssertEqual(waitpid(child, &status, 0), child)
+            XCTAssertEqual(status & 0x7F, signalNumber, "the child died from the signal, re-raised after cleanup")
+            let directory = (path as NSString).deletingLastPathComponent
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory)
+            XCTAssertFalse(leftovers.contains { $0.hasPrefix("interrupted-\(signalNumber).prm") }, "\(leftovers)")
+        }
+    }
+}
