@@ -117,17 +117,27 @@ public final class ModelFile: @unchecked Sendable {
         var failures: [FormatError] = []
         let total = tensors.reduce(0) { $0 + $1.size }
         var done = 0
+        let chunk = 64 << 20
         for tensor in tensors {
             let bytes = data(of: tensor)
-            let computed = xxh64(bytes)
+            // Hash in chunks, releasing each from the mapping, so a 500 MB embedding matrix is
+            // never resident all at once.
+            var stream = XXH64Stream()
+            var start = 0
+            while start < bytes.count {
+                let end = min(bytes.count, start + chunk)
+                stream.update(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                if decodedTensorData == nil, let mapped, let base = fileBytes.baseAddress, let first = bytes.baseAddress {
+                    let offset = first - base
+                    mapped.release((offset + start)..<(offset + end))
+                }
+                start = end
+            }
+            let computed = stream.digest
             if computed != tensor.checksum {
                 failures.append(FormatError(.checksumMismatch, file: path, field: "tensor '\(tensor.name)'.checksum",
                                             problem: hex64(tensor.checksum) + " stored, " + hex64(computed) + " computed: the weights are damaged",
                                             fix: reconvertFix))
-            }
-            if decodedTensorData == nil, let mapped, let base = fileBytes.baseAddress, let start = bytes.baseAddress {
-                let offset = start - base
-                mapped.release(offset..<(offset + bytes.count))
             }
             done += tensor.size
             progress?(done, total)
