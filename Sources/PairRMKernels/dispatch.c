@@ -1,0 +1,108 @@
+// Chooses the kernel table once from the CPU's features; tests can force any supported variant.
+#include "kernel_table.h"
+#include <pthread.h>
+
+static prm_kernel_table tables[PRM_ISA_COUNT];
+static int table_filled[PRM_ISA_COUNT];
+static prm_isa active = PRM_ISA_GENERIC;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+int prm_isa_supported(prm_isa isa) {
+    switch (isa) {
+    case PRM_ISA_GENERIC:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+prm_isa prm_isa_best(void) {
+    for (int isa = PRM_ISA_COUNT - 1; isa > 0; isa--) {
+        if (prm_isa_supported((prm_isa)isa)) return (prm_isa)isa;
+    }
+    return PRM_ISA_GENERIC;
+}
+
+static void fill(prm_isa isa) {
+    if (table_filled[isa]) return;
+    prm_fill_generic(&tables[isa]);
+    table_filled[isa] = 1;
+}
+
+static void initialize(void) {
+    fill(PRM_ISA_GENERIC);
+    prm_isa best = prm_isa_best();
+    fill(best);
+    active = best;
+}
+
+static const prm_kernel_table *table(void) {
+    pthread_once(&once, initialize);
+    return &tables[active];
+}
+
+prm_isa prm_kernels_active(void) {
+    pthread_once(&once, initialize);
+    return active;
+}
+
+int prm_kernels_force(prm_isa isa) {
+    pthread_once(&once, initialize);
+    if (isa < 0 || isa >= PRM_ISA_COUNT || !prm_isa_supported(isa)) return -1;
+    fill(isa);
+    active = isa;
+    return 0;
+}
+
+const char *prm_isa_name(prm_isa isa) {
+    switch (isa) {
+    case PRM_ISA_GENERIC: return "generic";
+    case PRM_ISA_AVX2: return "avx2";
+    case PRM_ISA_AVX512_VNNI: return "avx512_vnni";
+    case PRM_ISA_NEON_DOTPROD: return "neon_dotprod";
+    default: return "unknown";
+    }
+}
+
+void prm_linear_f32(const float *x, int64_t m, int64_t k, int64_t ldx, const float *w, int64_t n_begin, int64_t n_end,
+                    const float *bias, float *y, int64_t ldy) {
+    table()->linear_f32(x, m, k, ldx, w, n_begin, n_end, bias, y, ldy);
+}
+
+void prm_linear_f16(const float *x, int64_t m, int64_t k, int64_t ldx, const uint16_t *w, int64_t n_begin, int64_t n_end,
+                    const float *bias, float *y, int64_t ldy) {
+    table()->linear_f16(x, m, k, ldx, w, n_begin, n_end, bias, y, ldy);
+}
+
+void prm_quantize_activations(const float *x, int64_t m, int64_t k, int64_t ldx, prm_q8_activations *out) {
+    table()->quantize_activations(x, m, k, ldx, out);
+}
+
+void prm_linear_q8p16(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n, int64_t n_begin, int64_t n_end,
+                      const float *bias, float *y, int64_t ldy) {
+    table()->linear_q8p16(x, k, w, n, n_begin, n_end, bias, y, ldy);
+}
+
+void prm_linear_q4p16b32(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n, int64_t n_begin,
+                         int64_t n_end, const float *bias, float *y, int64_t ldy) {
+    table()->linear_q4p16b32(x, k, w, n, n_begin, n_end, bias, y, ldy);
+}
+
+void prm_sgemm_nt(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                  float *c, int64_t ldc) {
+    table()->sgemm_nt(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+}
+
+void prm_sgemm_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+                  int64_t ldc) {
+    table()->sgemm_nn(m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+void prm_layernorm(const float *x, const float *residual, float *y, int64_t m, int64_t n, int64_t ld, const float *gamma,
+                   const float *beta, float eps) {
+    table()->layernorm(x, residual, y, m, n, ld, gamma, beta, eps);
+}
+
+void prm_gelu(float *x, int64_t count) { table()->gelu(x, count); }
+
+void prm_softmax_rows(float *x, int64_t m, int64_t n, int64_t ld) { table()->softmax_rows(x, m, n, ld); }

@@ -1,0 +1,208 @@
+// Scalar reference GEMMs over the container's weight layouts. These define the arithmetic the
+// SIMD variants must reproduce (up to float summation order).
+#include "../kernel_table.h"
+#include <math.h>
+#include <string.h>
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exponent = (h >> 10) & 0x1F;
+    uint32_t mantissa = h & 0x3FF;
+    uint32_t bits;
+    if (exponent == 0) {
+        if (mantissa == 0) {
+            bits = sign;
+        } else {  // subnormal: normalize
+            int shift = 0;
+            while ((mantissa & 0x400) == 0) { mantissa <<= 1; shift++; }
+            mantissa &= 0x3FF;
+            bits = sign | ((uint32_t)(127 - 15 - shift + 1) << 23) | (mantissa << 13);
+        }
+    } else if (exponent == 31) {
+        bits = sign | 0x7F800000u | (mantissa << 13);
+    } else {
+        bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static float load_f32(const uint8_t *p) { float v; memcpy(&v, p, 4); return v; }
+static int32_t load_i32(const uint8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+static void linear_f32_generic(const float *x, int64_t m, int64_t k, int64_t ldx, const float *w,
+                               int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t n = n_begin; n < n_end; n++) {
+            const float *row = w + n * k;
+            float sum = 0;
+            for (int64_t j = 0; j < k; j++) sum += x[i * ldx + j] * row[j];
+            y[i * ldy + n] = sum + (bias ? bias[n] : 0.0f);
+        }
+    }
+}
+
+static void linear_f16_generic(const float *x, int64_t m, int64_t k, int64_t ldx, const uint16_t *w,
+                               int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t n = n_begin; n < n_end; n++) {
+            const uint16_t *row = w + n * k;
+            float sum = 0;
+            for (int64_t j = 0; j < k; j++) sum += x[i * ldx + j] * half_to_float(row[j]);
+            y[i * ldy + n] = sum + (bias ? bias[n] : 0.0f);
+        }
+    }
+}
+
+static void quantize_activations_generic(const float *x, int64_t m, int64_t k, int64_t ldx, prm_q8_activations *out) {
+    int64_t kp = out->kp;
+    for (int64_t i = 0; i < m; i++) {
+        const float *row = x + i * ldx;
+        float maximum = 0;
+        for (int64_t j = 0; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
+        float scale = maximum / 127.0f;
+        float inverse = maximum > 0 ? 127.0f / maximum : 0.0f;
+        int8_t *q = out->q + i * kp;
+        for (int64_t j = 0; j < k; j++) {
+            // Round half away from zero, like the weight quantizer.
+            float v = roundf(row[j] * inverse);
+            q[j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+        for (int64_t j = k; j < kp; j++) q[j] = 0;
+        out->scale[i] = scale;
+        for (int64_t b = 0; b < kp / 32; b++) {
+            int32_t sum = 0;
+            for (int64_t j = 0; j < 32; j++) sum += q[32 * b + j];
+            out->block_sum[i * (kp / 32) + b] = sum;
+        }
+    }
+}
+
+static void linear_q8p16_generic(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
+                                 int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
+    (void)n;
+    int64_t kp4 = (k + 3) / 4 * 4;
+    int64_t stride = 16 * kp4 + 128;
+    for (int64_t i = 0; i < x->m; i++) {
+        const int8_t *q = x->q + i * x->kp;
+        for (int64_t o = n_begin; o < n_end; o++) {
+            const uint8_t *panel = w + (o / 16) * stride;
+            int64_t r = o % 16;
+            int32_t acc = 0;
+            for (int64_t j = 0; j < kp4; j++) {
+                int8_t wq = (int8_t)panel[64 * (j / 4) + 4 * r + j % 4];
+                acc += (int32_t)q[j] * wq;
+            }
+            float scale = load_f32(panel + 16 * kp4 + 4 * r);
+            y[i * ldy + o] = x->scale[i] * scale * (float)acc + (bias ? bias[o] : 0.0f);
+        }
+    }
+}
+
+static void linear_q4p16b32_generic(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
+                                    int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
+    (void)n;
+    int64_t blocks = (k + 31) / 32;
+    int64_t stride = blocks * 320;
+    for (int64_t i = 0; i < x->m; i++) {
+        const int8_t *q = x->q + i * x->kp;
+        const int32_t *block_sum = x->block_sum + i * (x->kp / 32);
+        for (int64_t o = n_begin; o < n_end; o++) {
+            const uint8_t *panel = w + (o / 16) * stride;
+            int64_t r = o % 16;
+            float sum = 0;
+            for (int64_t b = 0; b < blocks; b++) {
+                const uint8_t *block = panel + 320 * b;
+                int32_t acc = 0;
+                for (int64_t g = 0; g < 4; g++) {
+                    for (int64_t j = 0; j < 4; j++) {
+                        uint8_t byte = block[64 * g + 4 * r + j];
+                        acc += (int32_t)(byte & 0x0F) * q[32 * b + 8 * g + j];
+                        acc += (int32_t)(byte >> 4) * q[32 * b + 8 * g + 4 + j];
+                    }
+                }
+                acc -= 8 * block_sum[b];
+                sum += load_f32(block + 256 + 4 * r) * (float)acc;
+            }
+            y[i * ldy + o] = x->scale[i] * sum + (bias ? bias[o] : 0.0f);
+        }
+    }
+    (void)load_i32;
+}
+
+static void sgemm_nt_generic(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                             const float *b, int64_t ldb, float *c, int64_t ldc) {
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < n; j++) {
+            float sum = 0;
+            for (int64_t p = 0; p < k; p++) sum += a[i * lda + p] * b[j * ldb + p];
+            c[i * ldc + j] = alpha * sum;
+        }
+    }
+}
+
+static void sgemm_nn_generic(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                             const float *b, int64_t ldb, float *c, int64_t ldc) {
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < n; j++) c[i * ldc + j] = 0;
+        for (int64_t p = 0; p < k; p++) {
+            float av = a[i * lda + p];
+            for (int64_t j = 0; j < n; j++) c[i * ldc + j] += av * b[p * ldb + j];
+        }
+    }
+}
+
+static void layernorm_generic(const float *x, const float *residual, float *y, int64_t m, int64_t n, int64_t ld,
+                              const float *gamma, const float *beta, float eps) {
+    for (int64_t i = 0; i < m; i++) {
+        const float *row = x + i * ld;
+        const float *res = residual ? residual + i * ld : NULL;
+        float *out = y + i * ld;
+        // Sum in double: the reference (PyTorch) uses a numerically careful reduction, and the
+        // mean/variance feed every element of the row.
+        double sum = 0;
+        for (int64_t j = 0; j < n; j++) sum += (double)(row[j] + (res ? res[j] : 0.0f));
+        double mean = sum / (double)n;
+        double squares = 0;
+        for (int64_t j = 0; j < n; j++) {
+            double d = (double)(row[j] + (res ? res[j] : 0.0f)) - mean;
+            squares += d * d;
+        }
+        float inv = (float)(1.0 / sqrt(squares / (double)n + (double)eps));
+        float fmean = (float)mean;
+        for (int64_t j = 0; j < n; j++) {
+            float v = row[j] + (res ? res[j] : 0.0f);
+            out[j] = (v - fmean) * inv * gamma[j] + beta[j];
+        }
+    }
+}
+
+static void gelu_generic(float *x, int64_t count) {
+    for (int64_t i = 0; i < count; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+static void softmax_rows_generic(float *x, int64_t m, int64_t n, int64_t ld) {
+    for (int64_t i = 0; i < m; i++) {
+        float *row = x + i * ld;
+        float maximum = -INFINITY;
+        for (int64_t j = 0; j < n; j++) maximum = fmaxf(maximum, row[j]);
+        float sum = 0;
+        for (int64_t j = 0; j < n; j++) { row[j] = expf(row[j] - maximum); sum += row[j]; }
+        float inv = 1.0f / sum;
+        for (int64_t j = 0; j < n; j++) row[j] *= inv;
+    }
+}
+
+void prm_fill_generic(prm_kernel_table *t) {
+    t->linear_f32 = linear_f32_generic;
+    t->linear_f16 = linear_f16_generic;
+    t->quantize_activations = quantize_activations_generic;
+    t->linear_q8p16 = linear_q8p16_generic;
+    t->linear_q4p16b32 = linear_q4p16b32_generic;
+    t->sgemm_nt = sgemm_nt_generic;
+    t->sgemm_nn = sgemm_nn_generic;
+    t->layernorm = layernorm_generic;
+    t->gelu = gelu_generic;
+    t->softmax_rows = softmax_rows_generic;
+}

@@ -1,0 +1,30 @@
+// The dispatch table every ISA variant fills in (internal to the kernels target).
+#ifndef PAIRRM_KERNEL_TABLE_H
+#define PAIRRM_KERNEL_TABLE_H
+
+#include "include/pairrm_kernels.h"
+
+typedef struct prm_kernel_table {
+    void (*linear_f32)(const float *, int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, float *, int64_t);
+    void (*linear_f16)(const float *, int64_t, int64_t, int64_t, const uint16_t *, int64_t, int64_t, const float *, float *, int64_t);
+    void (*quantize_activations)(const float *, int64_t, int64_t, int64_t, prm_q8_activations *);
+    void (*linear_q8p16)(const prm_q8_activations *, int64_t, const uint8_t *, int64_t, int64_t, int64_t, const float *, float *, int64_t);
+    void (*linear_q4p16b32)(const prm_q8_activations *, int64_t, const uint8_t *, int64_t, int64_t, int64_t, const float *, float *, int64_t);
+    void (*sgemm_nt)(int64_t, int64_t, int64_t, float, const float *, int64_t, const float *, int64_t, float *, int64_t);
+    void (*sgemm_nn)(int64_t, int64_t, int64_t, const float *, int64_t, const float *, int64_t, float *, int64_t);
+    void (*layernorm)(const float *, const float *, float *, int64_t, int64_t, int64_t, const float *, const float *, float);
+    void (*gelu)(float *, int64_t);
+    void (*softmax_rows)(float *, int64_t, int64_t, int64_t);
+} prm_kernel_table;
+
+// Each variant fills the entries it implements and leaves the rest to the generic ones.
+void prm_fill_generic(prm_kernel_table *table);
+#if defined(__x86_64__) || defined(_M_X64)
+void prm_fill_avx2(prm_kernel_table *table);
+void prm_fill_avx512_vnni(prm_kernel_table *table);
+#endif
+#if defined(__aarch64__)
+void prm_fill_neon_dotprod(prm_kernel_table *table);
+#endif
+
+#endif
