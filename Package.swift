@@ -5,6 +5,7 @@
 //   PairRMKernels (C), CZstd (system)      -- bytes and arithmetic, no model knowledge
 //   PairRMFormat                            -- the .prm container: reader, writer, spec types
 //   PairRMTokenizer                         -- DeBERTa-v3 unigram tokenizer over the container's vocabulary
+//   PairRMRuntime                           -- the encoder + PairRM head on the kernels (never imports the tokenizer)
 //   PairRMConverter (Tools/Converter)       -- published hub checkpoint -> .prm
 //   pairrm (CLI)                            -- command line on top
 import PackageDescription
@@ -16,6 +17,7 @@ let package = Package(
         .library(name: "PairRMFormat", targets: ["PairRMFormat"]),
         .library(name: "PairRMConverter", targets: ["PairRMConverter"]),
         .library(name: "PairRMTokenizer", targets: ["PairRMTokenizer"]),
+        .library(name: "PairRMRuntime", targets: ["PairRMRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,6 +44,11 @@ let package = Package(
             path: "Sources/PairRMTokenizer"
         ),
         .target(
+            name: "PairRMRuntime",
+            dependencies: ["PairRMFormat", "PairRMKernels"],
+            path: "Sources/PairRMRuntime"
+        ),
+        .target(
             name: "PairRMConverter",
             dependencies: ["PairRMFormat"],
             path: "Tools/Converter"
@@ -59,6 +66,16 @@ let package = Package(
             name: "PairRMFormatTests",
             dependencies: ["PairRMFormat"],
             path: "Tests/PairRMFormatTests"
+        ),
+        .testTarget(
+            name: "PairRMKernelsTests",
+            dependencies: ["PairRMKernels"],
+            path: "Tests/PairRMKernelsTests"
+        ),
+        .testTarget(
+            name: "PairRMRuntimeTests",
+            dependencies: ["PairRMRuntime", "PairRMFormat", "PairRMConverter"],
+            path: "Tests/PairRMRuntimeTests"
         ),
         .testTarget(
             name: "PairRMTokenizerTests",

@@ -1,0 +1,102 @@
+import PairRMFormat
+import PairRMKernels
+
+/// What a forward pass can report besides the logit (golden tests read every layer).
+public enum ForwardProbe {
+    /// Hidden states after the embedding LayerNorm (layer = 0) and after each layer (1…L), [T, H] row-major.
+    case hiddenStates((_ layer: Int, _ states: UnsafeBufferPointer<Float>) -> Void)
+}
+
+extension PairRMModel {
+    /// Runs the encoder over `ids` (one sequence, no padding), leaving the last hidden states in `context.x`.
+    func encode(_ ids: UnsafeBufferPointer<Int32>, context c: InferenceContext, probe: ForwardProbe?) {
+        let w = weights, config = self.config
+        let t = ids.count, h = config.hiddenSize
+        for (row, id) in ids.enumerated() { w.embed(Int(id), into: c.x + row * h) }
+        prm_layernorm(c.x, nil, c.x, Int64(t), Int64(h), Int64(h), w.embeddingNormGain, w.embeddingNormBias, config.layerNormEps)
+        report(probe, layer: 0, c.x, t * h)
+
+        for (index, layer) in w.layers.enumerated() {
+            linear(layer.query, c.x, rows: t, into: c.q, context: c)
+            linear(layer.key, c.x, rows: t, into: c.k, context: c)
+            linear(layer.value, c.x, rows: t, into: c.v, context: c)
+            attend(layer: index, tokens: t, context: c)
+            linear(layer.attentionOutput, c.context, rows: t, into: c.scratch, context: c)
+            layerNorm(c.scratch, residual: c.x, into: c.attention, rows: t, gain: layer.attentionNormGain,
+                      bias: layer.attentionNormBias, context: c)
+            linear(layer.intermediate, c.attention, rows: t, into: c.intermediate, context: c)
+            gelu(c.intermediate, count: t * config.intermediateSize, context: c)
+            linear(layer.output, c.intermediate, rows: t, into: c.scratch, context: c)
+            layerNorm(c.scratch, residual: c.attention, into: c.x, rows: t, gain: layer.outputNormGain,
+                      bias: layer.outputNormBias, context: c)
+            report(probe, layer: index + 1, c.x, t * h)
+        }
+    }
+
+    private func report(_ probe: ForwardProbe?, layer: Int, _ states: UnsafeMutablePointer<Float>, _ count: Int) {
+        if case .hiddenStates(let body)? = probe { body(layer, UnsafeBufferPointer(start: states, count: count)) }
+    }
+
+    private func linear(_ weight: LinearWeight, _ x: UnsafeMutablePointer<Float>, rows: Int,
+                        into y: UnsafeMutablePointer<Float>, context c: InferenceContext) {
+        c.prepareActivations(inFeatures: weight.inFeatures)
+        weight.apply(x, rows: rows, ldx: weight.inFeatures, into: y, ldy: weight.outFeatures,
+                     activations: &c.activations, threads: c.threads)
+    }
+
+    private func layerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                           rows: Int, gain: UnsafePointer<Float>, bias: UnsafePointer<Float>, context c: InferenceContext) {
+        let h = config.hiddenSize, eps = config.layerNormEps
+        let ranges = splitRanges(rows, parts: c.threads, granularity: 1)
+        parallelFor(ranges.count, threads: c.threads) { part in
+            let r = ranges[part]
+            prm_layernorm(x + r.lowerBound * h, residual + r.lowerBound * h, y + r.lowerBound * h,
+                          Int64(r.count), Int64(h), Int64(h), gain, bias, eps)
+        }
+    }
+
+    private func gelu(_ x: UnsafeMutablePointer<Float>, count: Int, context c: InferenceContext) {
+        let ranges = splitRanges(count, parts: c.threads, granularity: 64)
+        parallelFor(ranges.count, threads: c.threads) { part in
+            prm_gelu(x + ranges[part].lowerBound, Int64(ranges[part].count))
+        }
+    }
+
+    /// Disentangled self-attention (pairrm-spec §3.5), one head at a time per worker, never the
+    /// whole heads × T × T score tensor.
+    private func attend(layer: Int, tokens t: Int, context c: InferenceContext) {
+        let config = self.config, h = config.hiddenSize, d = config.headSize
+        let scale = Float(Double(d * 3).squareRoot())
+        let inverseScale = 1 / scale
+        let positionQuery = positionProjections.query(layer), positionKey = positionProjections.key(layer)
+        // Only the relative rows that distances in 0..<t can reach are multiplied.
+        let lowRow = relative.row(-(t - 1)), highRow = relative.row(t - 1)
+        let rowCount = highRow - lowRow + 1
+        let workers = min(c.threads, config.numHeads)
+        parallelFor(workers, threads: workers) { worker in
+            let scores = c.headScratch[worker]
+            let c2p = scores + t * t
+            let p2c = c2p + t * rowCount
+            var head = worker
+            while head < config.numHeads {
+                let column = head * d
+                prm_sgemm_nt(Int64(t), Int64(t), Int64(d), inverseScale, c.q + column, Int64(h), c.k + column, Int64(h), scores, Int64(t))
+                prm_sgemm_nt(Int64(t), Int64(rowCount), Int64(d), 1, c.q + column, Int64(h),
+                             positionKey + lowRow * h + column, Int64(h), c2p, Int64(rowCount))
+                prm_sgemm_nt(Int64(t), Int64(rowCount), Int64(d), 1, c.k + column, Int64(h),
+                             positionQuery + lowRow * h + column, Int64(h), p2c, Int64(rowCount))
+                for i in 0..<t {
+                    let scoreRow = scores + i * t
+                    let c2pRow = c2p + i * rowCount
+                    for j in 0..<t {
+                        let bucket = relative.row(i - j) - lowRow
+                        scoreRow[j] += (c2pRow[bucket] + p2c[j * rowCount + bucket]) * inverseScale
+                    }
+                }
+                prm_softmax_rows(scores, Int64(t), Int64(t), Int64(t))
+                prm_sgemm_nn(Int64(t), Int64(d), Int64(t), scores, Int64(t), c.v + column, Int64(h), c.context + column, Int64(h))
+                head += workers
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import PairRMFormat
+
+/// Every tensor the forward pass reads, resolved once at load: pointers into the container plus
+/// the input-independent position projections, which are computed here once per model rather
+/// than per pair.
+final class EncoderWeights: @unchecked Sendable {
+    struct Layer {
+        let query: LinearWeight
+        let key: LinearWeight
+        let value: LinearWeight
+        let attentionOutput: LinearWeight
+        let attentionNormGain: UnsafePointer<Float>
+        let attentionNormBias: UnsafePointer<Float>
+        let intermediate: LinearWeight
+        let output: LinearWeight
+        let outputNormGain: UnsafePointer<Float>
+        let outputNormBias: UnsafePointer<Float>
+    }
+
+    enum Embeddings {
+        case f32(UnsafePointer<Float>)
+        case f16(UnsafePointer<UInt16>)
+        /// scales, then int8 rows at `rowsOffset`
+        case q8Rows(scales: UnsafePointer<Float>, rows: UnsafePointer<Int8>)
+    }
+
+    let file: ModelFile
+    let config: ModelConfig
+    let embeddings: Embeddings
+    let embeddingNormGain: UnsafePointer<Float>
+    let embeddingNormBias: UnsafePointer<Float>
+    let layers: [Layer]
+    let relativeTable: UnsafePointer<Float>
+    let relativeNormGain: UnsafePointer<Float>
+    let relativeNormBias: UnsafePointer<Float>
+    let head1: UnsafePointer<Float>       // [H, 2H]
+    let head1Bias: UnsafePointer<Float>   // [H]
+    let head2: UnsafePointer<Float>       // [1, H]
+    let head2Bias: UnsafePointer<Float>   // [1]
+
+    init(file: ModelFile, config: ModelConfig) throws {
+        self.file = file
+        self.config = config
+        let h = config.hiddenSize, i = config.intermediateSize
+
+        func tensor(_ name: String, _ shape: [Int], allowed: Set<DType>) throws -> (TensorInfo, UnsafeRawPointer) {
+            guard let info = file.tensor(named: name) else {
+                throw RuntimeError(.missingTensor, file: file.path, field: "tensor '\(name)'", problem: "is missing",
+                                   fix: "re-convert the model with `pairrm convert`")
+            }
+            guard info.shape == shape, allowed.contains(info.dtype) else {
+                throw RuntimeError(.wrongTensor, file: file.path, field: "tensor '\(name)'",
+                                   problem: "is \(info.dtype) \(info.shape), expected one of \(allowed.map(\.description).sorted()) \(shape)",
+                                   fix: "re-convert the model with this version of `pairrm convert`")
+            }
+            return (info, file.data(of: info).baseAddress ?? UnsafeRawPointer(bitPattern: 64)!)
+        }
+        func f32(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
+            try tensor(name, shape, allowed: [.f32]).1.assumingMemoryBound(to: Float.self)
+        }
+        func linear(_ prefix: String, out: Int, in inFeatures: Int) throws -> LinearWeight {
+            let (info, pointer) = try tensor(prefix + ".weight", [out, inFeatures], allowed: [.f32, .f16, .q8P16, .q4P16B32])
+            let storage: LinearWeight.Storage = switch info.dtype {
+            case .f32: .f32(pointer.assumingMemoryBound(to: Float.self))
+            case .f16: .f16(pointer.assumingMemoryBound(to: UInt16.self))
+            case .q8P16: .q8p16(pointer.assumingMemoryBound(to: UInt8.self))
+            default: .q4p16b32(pointer.assumingMemoryBound(to: UInt8.self))
+            }
+            return LinearWeight(storage: storage, outFeatures: out, inFeatures: inFeatures, bias: try f32(prefix + ".bias", [out]))
+        }
+
+        let (embeddingInfo, embeddingPointer) = try tensor("pretrained_model.embeddings.word_embeddings.weight",
+                                                           [config.vocabSize, h], allowed: [.f32, .f16, .q8Rows])
+        switch embeddingInfo.dtype {
+        case .f32: embeddings = .f32(embeddingPointer.assumingMemoryBound(to: Float.self))
+        case .f16: embeddings = .f16(embeddingPointer.assumingMemoryBound(to: UInt16.self))
+        default:
+            let layout = QuantLayout.q8Rows(rows: config.vocabSize, columns: h)!
+            embeddings = .q8Rows(scales: embeddingPointer.assumingMemoryBound(to: Float.self),
+                                 rows: (embeddingPointer + layout.stride).assumingMemoryBound(to: Int8.self))
+        }
+        embeddingNormGain = try f32("pretrained_model.embeddings.LayerNorm.weight", [h])
+        embeddingNormBias = try f32("pretrained_model.embeddings.LayerNorm.bias", [h])
+        var layers: [Layer] = []
+        for index in 0..<config.numLayers {
+            let p = "pretrained_model.encoder.layer.\(index)."
+            layers.append(Layer(
+                query: try linear(p + "attention.self.query_proj", out: h, in: h),
+                key: try linear(p + "attention.self.key_proj", out: h, in: h),
+                value: try linear(p + "attention.self.value_proj", out: h, in: h),
+                attentionOutput: try linear(p + "attention.output.dense", out: h, in: h),
+                attentionNormGain: try f32(p + "attention.output.LayerNorm.weight", [h]),
+                attentionNormBias: try f32(p + "attention.output.LayerNorm.bias", [h]),
+                intermediate: try linear(p + "intermediate.dense", out: i, in: h),
+                output: try linear(p + "output.dense", out: h, in: i),
+                outputNormGain: try f32(p + "output.LayerNorm.weight", [h]),
+                outputNormBias: try f32(p + "output.LayerNorm.bias", [h])))
+        }
+        self.layers = layers
+        relativeTable = try f32("pretrained_model.encoder.rel_embeddings.weight", [config.relativeRows, h])
+        relativeNormGain = try f32("pretrained_model.encoder.LayerNorm.weight", [h])
+        relativeNormBias = try f32("pretrained_model.encoder.LayerNorm.bias", [h])
+        head1 = try f32("head_layer.1.weight", [h, 2 * h])
+        head1Bias = try f32("head_layer.1.bias", [h])
+        head2 = try f32("head_layer.4.weight", [1, h])
+        head2Bias = try f32("head_layer.4.bias", [1])
+    }
+
+    /// Writes the f32 embedding row of `id` into `destination` (hidden floats).
+    func embed(_ id: Int, into destination: UnsafeMutablePointer<Float>) {
+        let h = config.hiddenSize
+        switch embeddings {
+        case .f32(let table):
+            destination.update(from: table + id * h, count: h)
+        case .f16(let table):
+            for column in 0..<h { destination[column] = Float(Float16(bitPattern: table[id * h + column])) }
+        case .q8Rows(let scales, let rows):
+            let scale = scales[id]
+            for column in 0..<h { destination[column] = scale * Float(rows[id * h + column]) }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import PairRMKernels
+
+/// The working memory of one forward pass, allocated once for a maximum length and reused: no
+/// allocation per layer or per pair in steady state. A context is used by one call at a time;
+/// make one per thread (or per concurrent task) that scores pairs.
+public final class InferenceContext: @unchecked Sendable {
+    public let maxTokens: Int
+    public let threads: Int
+    let hidden: Int
+
+    let x: UnsafeMutablePointer<Float>          // [T, H] hidden states (layer input/output)
+    let q: UnsafeMutablePointer<Float>          // [T, H]
+    let k: UnsafeMutablePointer<Float>          // [T, H]
+    let v: UnsafeMutablePointer<Float>          // [T, H]
+    let context: UnsafeMutablePointer<Float>    // [T, H] attention output before the dense layer
+    let attention: UnsafeMutablePointer<Float>  // [T, H] after attention.output LayerNorm
+    let scratch: UnsafeMutablePointer<Float>    // [T, H]
+    let intermediate: UnsafeMutablePointer<Float>  // [T, I]
+    /// Per worker: scores [T, T], c2p [T, R], p2c [T, R].
+    let headScratch: [UnsafeMutablePointer<Float>]
+    let headScratchStride: Int
+    var activations: prm_q8_activations
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    /// - Parameters:
+    ///   - maxTokens: the longest sequence this context will run (PairRM: 2048).
+    ///   - threads: worker threads for this context's forward passes (results are identical for any value).
+    public init(model: PairRMModel, maxTokens: Int = 2048, threads: Int = 1) {
+        let config = model.config
+        self.maxTokens = maxTokens
+        let workers = max(1, threads)
+        self.threads = workers
+        hidden = config.hiddenSize
+        var allocations: [UnsafeMutableRawPointer] = []
+        func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+            raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
+            allocations.append(raw)
+            return raw.assumingMemoryBound(to: Float.self)
+        }
+        let t = maxTokens, h = config.hiddenSize, i = config.intermediateSize
+        x = floats(t * h); q = floats(t * h); k = floats(t * h); v = floats(t * h)
+        context = floats(t * h); attention = floats(t * h); scratch = floats(t * h)
+        intermediate = floats(t * i)
+        let stride = t * t + 2 * t * config.relativeRows
+        headScratchStride = stride
+        headScratch = (0..<workers).map { _ in floats(stride) }
+        let kp = (max(h, i) + 31) / 32 * 32
+        let quantized = UnsafeMutableRawPointer.allocate(byteCount: t * kp, alignment: 64)
+        let scales = UnsafeMutableRawPointer.allocate(byteCount: t * 4, alignment: 64)
+        let sums = UnsafeMutableRawPointer.allocate(byteCount: t * kp / 32 * 4, alignment: 64)
+        allocations += [quantized, scales, sums]
+        activations = prm_q8_activations(q: quantized.assumingMemoryBound(to: Int8.self), scale: scales.assumingMemoryBound(to: Float.self),
+                                         block_sum: sums.assumingMemoryBound(to: Int32.self), m: 0, kp: 0)
+        self.allocations = allocations
+    }
+
+    /// Points the activation scratch at a K for the next quantized GEMM.
+    func prepareActivations(inFeatures: Int) {
+        activations.kp = Int64((inFeatures + 31) / 32 * 32)
+    }
+
+    deinit { for pointer in allocations { pointer.deallocate() } }
+}

@@ -1,0 +1,99 @@
+import PairRMFormat
+
+/// A loaded PairRM model: the memory-mapped container, resolved weights and the precomputed
+/// position projections. Immutable, so one instance can be shared by any number of threads;
+/// each concurrent caller brings its own `InferenceContext`.
+public final class PairRMModel: @unchecked Sendable {
+    public let file: ModelFile
+    public let config: ModelConfig
+    let weights: EncoderWeights
+    let positionProjections: PositionProjections
+    let relative: RelativePositions
+
+    /// Longest sequence PairRM feeds the encoder (1224 + 2 × 412).
+    public static let maxTokens = 2048
+
+    public convenience init(path: String, options: LoadOptions = LoadOptions()) throws {
+        try self.init(file: ModelFile(path: path, options: options))
+    }
+
+    public init(file: ModelFile) throws {
+        self.file = file
+        config = try ModelConfig(metadata: file.metadata, file: file.path)
+        weights = try EncoderWeights(file: file, config: config)
+        positionProjections = PositionProjections(weights: weights)
+        relative = RelativePositions(buckets: config.positionBuckets, maxPosition: config.maxRelativePositions,
+                                     maxDistance: PairRMModel.maxTokens)
+    }
+
+    /// The two head outputs for one assembled input (pairrm-spec §3.6): z1 = head(src, cand1),
+    /// z2 = head(src, cand2); the PairRM logit is z1 − z2 (> 0: candidate 1 is better).
+    public struct HeadOutputs: Sendable, Equatable {
+        public var candidate1: Float
+        public var candidate2: Float
+        public var logit: Float { candidate1 - candidate2 }
+    }
+
+    /// Scores one assembled sequence `[CLS] <|source|> … [SEP] [CLS] <|candidate1|> … [SEP] [CLS] <|candidate2|> … [SEP]`.
+    /// - Parameters:
+    ///   - positions: indices of the three prefix tokens in `ids`.
+    ///   - probe: optional observer of intermediate results (tests).
+    public func score(ids: [Int32], positions: (source: Int, candidate1: Int, candidate2: Int),
+                      context: InferenceContext, probe: ForwardProbe? = nil) throws -> HeadOutputs {
+        try validate(ids: ids, positions: positions, context: context)
+        ids.withUnsafeBufferPointer { encode($0, context: context, probe: probe) }
+        let h = config.hiddenSize
+        let source = context.x + positions.source * h
+        return HeadOutputs(candidate1: head(source, context.x + positions.candidate1 * h),
+                           candidate2: head(source, context.x + positions.candidate2 * h))
+    }
+
+    private func validate(ids: [Int32], positions: (source: Int, candidate1: Int, candidate2: Int), context: InferenceContext) throws {
+        func bad(_ field: String, _ problem: String, _ fix: String) -> RuntimeError {
+            RuntimeError(.badInput, file: file.path, field: field, problem: problem, fix: fix)
+        }
+        guard !ids.isEmpty, ids.count <= context.maxTokens else {
+            throw bad("ids", "\(ids.count) tokens; this context holds 1…\(context.maxTokens)",
+                      "truncate the input (PairRM's limit is 2048) or make a context with a larger maxTokens")
+        }
+        if let index = ids.firstIndex(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+            throw bad("ids[\(index)]", "token id \(ids[index]) is outside the vocabulary 0..<\(config.vocabSize)",
+                      "tokenize with this model's tokenizer")
+        }
+        let expected = [(positions.source, config.sourcePrefixID, "source"), (positions.candidate1, config.candidate1PrefixID, "candidate1"),
+                        (positions.candidate2, config.candidate2PrefixID, "candidate2")]
+        for (position, id, name) in expected {
+            guard position >= 0, position < ids.count, ids[position] == id else {
+                throw bad("positions.\(name)", "position \(position) does not hold the <|\(name)|> token \(id)",
+                          "pass the prefix positions the input assembly returned")
+            }
+        }
+    }
+
+    /// W4 · tanh(W1 · [source; candidate] + b1) + b4, in f32 with a double accumulator (the head
+    /// is tiny, and its rounding moves the logit directly).
+    private func head(_ source: UnsafePointer<Float>, _ candidate: UnsafePointer<Float>) -> Float {
+        let h = config.hiddenSize, w = weights
+        var output = Double(w.head2Bias[0])
+        for row in 0..<h {
+            let weightRow = w.head1 + row * 2 * h
+            var sum = Double(w.head1Bias[row])
+            for column in 0..<h {
+                sum += Double(weightRow[column]) * Double(source[column])
+                sum += Double(weightRow[h + column]) * Double(candidate[column])
+            }
+            output += Double(w.head2[row]) * Double(Float(sum).tanhValue)
+        }
+        return Float(output)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Float {
+    var tanhValue: Float { tanhf(self) }
+}
