@@ -50,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "PairRMConverter",
-            dependencies: ["PairRMFormat"],
+            dependencies: ["PairRMFormat", "PairRMKernels"],
             path: "Tools/Converter"
         ),
         .executableTarget(
@@ -61,6 +61,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/pairrm"
+        ),
+        .executableTarget(
+            name: "pairrm-bench",
+            dependencies: [
+                "PairRMRuntime",
+                "PairRMFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/Bench"
         ),
         .testTarget(
             name: "PairRMFormatTests",

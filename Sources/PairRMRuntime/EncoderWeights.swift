@@ -1,8 +1,6 @@
 import PairRMFormat
 
-/// Every tensor the forward pass reads, resolved once at load: pointers into the container plus
-/// the input-independent position projections, which are computed here once per model rather
-/// than per pair.
+/// Every tensor the forward pass reads, resolved once at load: pointers into the container.
 final class EncoderWeights: @unchecked Sendable {
     struct Layer {
         let query: LinearWeight
@@ -30,9 +28,6 @@ final class EncoderWeights: @unchecked Sendable {
     let embeddingNormGain: UnsafePointer<Float>
     let embeddingNormBias: UnsafePointer<Float>
     let layers: [Layer]
-    let relativeTable: UnsafePointer<Float>
-    let relativeNormGain: UnsafePointer<Float>
-    let relativeNormBias: UnsafePointer<Float>
     let head1: UnsafePointer<Float>       // [H, 2H]
     let head1Bias: UnsafePointer<Float>   // [H]
     let head2: UnsafePointer<Float>       // [1, H]
@@ -97,9 +92,6 @@ final class EncoderWeights: @unchecked Sendable {
                 outputNormBias: try f32(p + "output.LayerNorm.bias", [h])))
         }
         self.layers = layers
-        relativeTable = try f32("pretrained_model.encoder.rel_embeddings.weight", [config.relativeRows, h])
-        relativeNormGain = try f32("pretrained_model.encoder.LayerNorm.weight", [h])
-        relativeNormBias = try f32("pretrained_model.encoder.LayerNorm.bias", [h])
         head1 = try f32("head_layer.1.weight", [h, 2 * h])
         head1Bias = try f32("head_layer.1.bias", [h])
         head2 = try f32("head_layer.4.weight", [1, h])

@@ -21,7 +21,7 @@ public final class PairRMModel: @unchecked Sendable {
         self.file = file
         config = try ModelConfig(metadata: file.metadata, file: file.path)
         weights = try EncoderWeights(file: file, config: config)
-        positionProjections = PositionProjections(weights: weights)
+        positionProjections = try PositionProjections(file: file, config: config)
         relative = RelativePositions(buckets: config.positionBuckets, maxPosition: config.maxRelativePositions,
                                      maxDistance: PairRMModel.maxTokens)
     }

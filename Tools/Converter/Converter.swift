@@ -57,7 +57,9 @@ public enum Converter {
         let expected = architecture.expectedTensors
         let sourceByName = try checkTensorSet(expected: expected, weights: weights)
 
-        let plan = expected.map { TensorPlan(name: $0.name, dtype: options.weights.dtype(for: $0.role), shape: $0.shape) }
+        let derived = architecture.derivedTensors
+        let plan = (expected + derived).map { TensorPlan(name: $0.name, dtype: options.weights.dtype(for: $0.role), shape: $0.shape) }
+        let projections = PositionProjectionBuilder(architecture: architecture, layerNormEpsilon: config.layerNormEps)
         let writer = try ContainerWriter(path: output, tensorCodec: options.compressTensors ? .zstd : .raw,
                                          zstdLevel: options.zstdLevel)
         do {
@@ -69,13 +71,19 @@ public enum Converter {
             var stored = [UInt8](repeating: 0, count: largestStored)
             var done = 0
             for (index, item) in plan.enumerated() {
-                let source = sourceByName[item.name]!
-                let count = source.elementCount
+                let source = sourceByName[item.name]
+                let count = item.shape.reduce(1, *)
                 try floats.withUnsafeMutableBufferPointer { buffer in
                     let values = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
-                    try weights.readFloat32(source, into: values)
-                    weights.release(source)
-                    try checkFinite(UnsafeBufferPointer(values), tensor: item.name, file: weights.path)
+                    if let source {
+                        try weights.readFloat32(source, into: values)
+                        weights.release(source)
+                        try checkFinite(UnsafeBufferPointer(values), tensor: item.name, file: weights.path)
+                        projections.observe(item.name, UnsafeBufferPointer(values))
+                    } else {
+                        let derivedValues = projections.take(item.name)!
+                        _ = values.update(from: derivedValues)
+                    }
                     let size = item.dtype.byteSize(shape: item.shape)!
                     try stored.withUnsafeMutableBytes { raw in
                         let destination = UnsafeMutableRawBufferPointer(rebasing: raw[0..<size])
@@ -83,7 +91,7 @@ public enum Converter {
                         try writer.writeTensor(named: item.name, bytes: UnsafeRawBufferPointer(destination))
                     }
                 }
-                done += source.byteCount
+                done += source?.byteCount ?? 0
                 progress?(ConversionProgress(tensorIndex: index + 1, tensorCount: plan.count, tensorName: item.name,
                                              sourceBytesDone: done, sourceBytesTotal: totalBytes))
             }

@@ -17,6 +17,8 @@ public struct ExpectedTensor: Sendable, Equatable {
         case relEmbedding = "rel_embedding"
         /// The PairRM head (2048→H→1): small and sensitive, kept exact
         case head
+        /// Derived at conversion: LN(rel_embeddings)·W{q,k}ᵀ + b per layer (input-independent)
+        case positionProjection = "position_projection"
     }
 
     public var name: String
@@ -40,6 +42,11 @@ public struct Architecture: Sendable, Equatable {
             .init(name: "pretrained_model.embeddings.word_embeddings.weight", shape: [vocabSize, h], role: .embedding),
             .init(name: "pretrained_model.embeddings.LayerNorm.weight", shape: [h], role: .norm),
             .init(name: "pretrained_model.embeddings.LayerNorm.bias", shape: [h], role: .norm),
+            // The relative table comes early so the position projections can be derived while
+            // each layer's query/key weights stream past (see DerivedTensors).
+            .init(name: "pretrained_model.encoder.rel_embeddings.weight", shape: [relativeRows, h], role: .relEmbedding),
+            .init(name: "pretrained_model.encoder.LayerNorm.weight", shape: [h], role: .norm),
+            .init(name: "pretrained_model.encoder.LayerNorm.bias", shape: [h], role: .norm),
         ]
         for layer in 0..<numLayers {
             let p = "pretrained_model.encoder.layer.\(layer)."
@@ -61,9 +68,6 @@ public struct Architecture: Sendable, Equatable {
             ]
         }
         list += [
-            .init(name: "pretrained_model.encoder.rel_embeddings.weight", shape: [relativeRows, h], role: .relEmbedding),
-            .init(name: "pretrained_model.encoder.LayerNorm.weight", shape: [h], role: .norm),
-            .init(name: "pretrained_model.encoder.LayerNorm.bias", shape: [h], role: .norm),
             .init(name: "head_layer.1.weight", shape: [h, 2 * h], role: .head),
             .init(name: "head_layer.1.bias", shape: [h], role: .head),
             .init(name: "head_layer.4.weight", shape: [nTasks, h], role: .head),
@@ -83,6 +87,7 @@ public enum WeightsRecipe: String, Sendable, CaseIterable {
         switch (self, role) {
         case (_, .norm), (_, .bias), (_, .relEmbedding), (_, .head): .f32
         case (.f32, _): .f32
+        case (_, .positionProjection): .f16
         case (.f16, _): .f16
         case (.q8, .embedding), (.q4, .embedding): .q8Rows
         case (.q8, .linear): .q8P16

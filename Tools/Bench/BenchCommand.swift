@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import PairRMFormat
+import PairRMKernels
+import PairRMRuntime
+
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pairrm-bench",
+        abstract: "Measure the runtime: latency per pair at given lengths, and fidelity of quantized models against f32.",
+        subcommands: [Latency.self, Fidelity.self]
+    )
+}
+
+/// Synthetic assembled inputs of an exact total length: `[CLS] <|source|> … [SEP]` etc. with
+/// seeded random ordinary token ids, the source taking half and each candidate a quarter.
+func syntheticPair(model: PairRMModel, tokens: Int, seed: UInt64) -> (ids: [Int32], positions: (Int, Int, Int)) {
+    var state = seed
+    func next() -> Int32 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Int32(truncatingIfNeeded: 1000 + Int((state >> 33) % UInt64(max(1, model.config.vocabSize - 2000))))
+    }
+    let config = model.config
+    let sourceLength = max(3, tokens / 2), candidateLength = max(3, (tokens - sourceLength) / 2)
+    let secondLength = tokens - sourceLength - candidateLength
+    var ids: [Int32] = []
+    func segment(_ prefix: Int32, _ length: Int) -> Int {
+        let position = ids.count + 1
+        ids += [1, prefix] + (0..<(length - 3)).map { _ in next() } + [2]
+        return position
+    }
+    let p0 = segment(config.sourcePrefixID, sourceLength)
+    let p1 = segment(config.candidate1PrefixID, candidateLength)
+    let p2 = segment(config.candidate2PrefixID, secondLength)
+    return (ids, (p0, p1, p2))
+}
+
+func peakRSS() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Int(usage.ru_maxrss) * 1024
+}
+
+struct Latency: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Latency of one pair at each length, pairs/s of a batch, load time and peak RSS, as JSON.")
+
+    @Option(help: "The .prm model.") var model: String
+    @Option(help: "Total token counts to time.") var tokens: [Int] = [128, 512, 2048]
+    @Option(help: "Threads.") var threads: Int = 1
+    @Option(help: "Timed runs per length (median reported).") var runs: Int = 3
+    @Option(help: "Pairs in the throughput batch (0 skips it).") var batchPairs: Int = 8
+    @Option(help: "Tokens per pair in the throughput batch.") var batchTokens: Int = 256
+    @Option(help: "Kernel variant: generic, avx2, avx512_vnni, neon_dotprod (default: best).") var kernels: String?
+
+    func run() throws {
+        if let kernels {
+            guard let isa = (0..<Int(PRM_ISA_COUNT.rawValue)).map({ prm_isa(rawValue: UInt32($0)) })
+                .first(where: { String(cString: prm_isa_name($0)) == kernels }), prm_kernels_force(isa) == 0 else {
+                throw ValidationError("kernel variant \(kernels) is not available here")
+            }
+        }
+        let loadStart = Date()
+        let loaded = try PairRMModel(path: model)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let context = InferenceContext(model: loaded, maxTokens: max(tokens.max() ?? 128, batchTokens), threads: threads)
+        var result: [String: Any] = ["model": model, "threads": threads, "load_seconds": loadSeconds,
+                                     "kernels": String(cString: prm_isa_name(prm_kernels_active()))]
+        var latencies: [String: Double] = [:]
+        for length in tokens {
+            let pair = syntheticPair(model: loaded, tokens: length, seed: UInt64(length))
+            _ = try loaded.score(ids: pair.ids, positions: pair.positions, context: context)  // warm-up
+            var times: [Double] = []
+            for _ in 0..<runs {
+                let start = Date()
+                _ = try loaded.score(ids: pair.ids, positions: pair.positions, context: context)
+                times.append(Date().timeIntervalSince(start))
+            }
+            latencies[String(length)] = times.sorted()[times.count / 2]
+            FileHandle.standardError.write("T=\(length): \(latencies[String(length)]!) s\n".data(using: .utf8)!)
+        }
+        result["latency_seconds"] = latencies
+        if batchPairs > 0 {
+            let pairs = (0..<batchPairs).map { syntheticPair(model: loaded, tokens: batchTokens, seed: 1000 + UInt64($0)) }
+            let start = Date()
+            for pair in pairs { _ = try loaded.score(ids: pair.ids, positions: pair.positions, context: context) }
+            result["batch_pairs_per_second"] = Double(batchPairs) / Date().timeIntervalSince(start)
+        }
+        result["peak_rss_bytes"] = peakRSS()
+        let data = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+struct Fidelity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Order-averaged scores s = (L(a,b) − L(b,a))/2 of a quantized model against a reference model on a JSONL of pairs.",
+        discussion: "Input lines: {\"ids_ab\": [...], \"pos_ab\": [p0,p1,p2], \"ids_ba\": [...], \"pos_ba\": [...]} (Tools/python/golden/make_pairs.py).")
+
+    @Option(help: "Reference model (normally f32).") var reference: String
+    @Option(help: "Model under test.") var model: String
+    @Option(help: "Pairs JSONL.") var pairs: String
+    @Option(help: "Use only the first N pairs.") var limit: Int = 200
+    @Option(help: "Threads.") var threads: Int = 2
+
+    func run() throws {
+        let referenceModel = try PairRMModel(path: reference)
+        let testedModel = try PairRMModel(path: model)
+        let referenceContext = InferenceContext(model: referenceModel, maxTokens: 2048, threads: threads)
+        let testedContext = InferenceContext(model: testedModel, maxTokens: 2048, threads: threads)
+        let lines = try String(contentsOfFile: pairs, encoding: .utf8).split(separator: "\n").prefix(limit)
+        var s: [(Double, Double)] = []
+        var logitErrors: [Double] = []
+        for (index, line) in lines.enumerated() {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            func input(_ order: String) -> ([Int32], (Int, Int, Int)) {
+                let ids = (object["ids_\(order)"] as! [NSNumber]).map(\.int32Value)
+                let p = (object["pos_\(order)"] as! [NSNumber]).map(\.intValue)
+                return (ids, (p[0], p[1], p[2]))
+            }
+            let (ab, pab) = input("ab"), (ba, pba) = input("ba")
+            let r1 = try referenceModel.score(ids: ab, positions: pab, context: referenceContext).logit
+            let r2 = try referenceModel.score(ids: ba, positions: pba, context: referenceContext).logit
+            let t1 = try testedModel.score(ids: ab, positions: pab, context: testedContext).logit
+            let t2 = try testedModel.score(ids: ba, positions: pba, context: testedContext).logit
+            s.append((Double(r1 - r2) / 2, Double(t1 - t2) / 2))
+            logitErrors += [abs(Double(t1 - r1)), abs(Double(t2 - r2))]
+            if index % 20 == 0 { FileHandle.standardError.write("\(index + 1)/\(lines.count)\n".data(using: .utf8)!) }
+        }
+        let agreement = Double(s.filter { ($0.0 > 0) == ($0.1 > 0) }.count) / Double(s.count)
+        let meanR = s.map(\.0).reduce(0, +) / Double(s.count), meanT = s.map(\.1).reduce(0, +) / Double(s.count)
+        var covariance = 0.0, varianceR = 0.0, varianceT = 0.0
+        for (r, t) in s {
+            covariance += (r - meanR) * (t - meanT); varianceR += (r - meanR) * (r - meanR); varianceT += (t - meanT) * (t - meanT)
+        }
+        let pearson = covariance / (varianceR * varianceT).squareRoot()
+        let referenceLogits = s.map { abs($0.0) }
+        let summary: [String: Any] = [
+            "pairs": s.count, "sign_agreement": agreement, "pearson": pearson,
+            "mean_abs_logit_error": logitErrors.reduce(0, +) / Double(logitErrors.count),
+            "mean_abs_reference_s": referenceLogits.reduce(0, +) / Double(referenceLogits.count),
+        ]
+        let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
