@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+import PairRMConverter
+import PairRMFormat
+@testable import PairRMTokenizer
+
+/// Shared fixtures: the real DeBERTa-v3 vocabulary (with PairRM's added-token table) and the
+/// conformance cases, loaded once per test process.
+enum Fixtures {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let shared = repoRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    static let vocabDirectory = shared.appendingPathComponent("vocab")
+    static let spmPath = vocabDirectory.appendingPathComponent("deberta-v3-spm.model").path
+    static let casesPath = vocabDirectory.appendingPathComponent("tokenizer-cases.jsonl").path
+
+    /// tokenizer-spec.md §6.1: the added-token table PairRM's fast tokenizer ends up with.
+    static let pairRMAddedTokens: [AddedToken] = [
+        AddedToken(id: 0, content: "[PAD]", special: true, normalized: false),
+        AddedToken(id: 1, content: "[CLS]", special: true, normalized: false),
+        AddedToken(id: 2, content: "[SEP]", special: true, normalized: false),
+        AddedToken(id: 3, content: "[UNK]", special: true, normalized: true),
+        AddedToken(id: 128000, content: "[MASK]", special: true, normalized: false),
+        AddedToken(id: 128001, content: "<|source|>", special: false, normalized: true),
+        AddedToken(id: 128002, content: "<|candidate1|>", special: false, normalized: true),
+        AddedToken(id: 128003, content: "<|candidate2|>", special: false, normalized: true),
+        AddedToken(id: 128004, content: "<|candidate|>", special: false, normalized: true),
+    ]
+
+    static func view(of contents: VocabularyContents) throws -> VocabularyView {
+        let encoded = contents.encoded()
+        let buffer = encoded.withUnsafeBytes { AlignedBuffer(copying: $0) }
+        return try VocabularyView(buffer: buffer, file: "test")
+    }
+
+    static func realContents() throws -> VocabularyContents {
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: spmPath)))
+        let spm = try SentencePieceModel.parse(bytes, file: spmPath)
+        return VocabularyContents(pieces: spm.pieces.map(\.bytes), scores: spm.pieces.map(\.score),
+                                  types: spm.pieces.map { PieceType(rawValue: $0.type.rawValue) ?? .normal },
+                                  charsmap: spm.precompiledCharsmap, addedTokens: pairRMAddedTokens)
+    }
+
+    private static let realResult: Result<Tokenizer, Error> = Result { try Tokenizer(vocabulary: view(of: realContents())) }
+
+    /// The real tokenizer; skips the test when ../shared is not present.
+    static func real() throws -> Tokenizer {
+        guard FileManager.default.fileExists(atPath: spmPath) else { throw XCTSkip("no \(spmPath)") }
+        return try realResult.get()
+    }
+
+    struct Case: Decodable {
+        var id: String
+        var category: String
+        var text: String
+        var ids: [Int32]
+        var ids_hf: [Int32]?
+        var ids_hf_slow: [Int32]?
+        var ids_spm_legacy: [Int32]?
+        var hfExpected: [Int32] { ids_hf ?? ids }
+    }
+
+    static func cases(_ path: String = casesPath) throws -> [Case] {
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("no \(path)") }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try text.split(separator: "\n").map { try JSONDecoder().decode(Case.self, from: Data($0.utf8)) }
+    }
+
+    static func firstDifference(_ a: [Int32], _ b: [Int32]) -> Int {
+        zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(a.count, b.count)
+    }
+}
