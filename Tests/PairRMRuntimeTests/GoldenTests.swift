@@ -1,0 +1,98 @@
+import Foundation
+import PairRMConverter
+import PairRMFormat
+import XCTest
+@testable import PairRMRuntime
+
+/// Per-layer golden values from PyTorch (Tools/python/golden/make_golden.py): hidden states after
+/// the embeddings and after every layer, and the logits, for short pairs, a long pair (distances
+/// past the 128-token linear zone up to the 511/512 bucket edge), truncation and Unicode, on every
+/// kernel variant this machine has.
+final class GoldenTests: XCTestCase {
+    /// Tolerances, named: hidden states within 1e-4 of the layer's largest magnitude; logits 1e-4.
+    static let hiddenRelativeToLayerMax: Float = 1e-4
+    static let logitTolerance = 1e-4
+
+    struct Case {
+        var name: String
+        var ids: [Int32]
+        var positions: (Int, Int, Int)
+        var logit64: Double
+        var layers: [(name: String, offset: Int, count: Int, maxAbs: Float)]
+    }
+
+    func load(_ name: String) throws -> (cases: [Case], values: [Float]) {
+        let directory = RuntimeFixtures.repository.appendingPathComponent("Tests/Fixtures/golden")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("\(name).json"))) as! [String: Any]
+        let raw = try Data(contentsOf: directory.appendingPathComponent("\(name).f32"))
+        let values = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let cases = (json["cases"] as! [[String: Any]]).map { entry -> Case in
+            let positions = (entry["positions"] as! [NSNumber]).map(\.intValue)
+            let layers = (entry["hidden_states"] as! [[String: Any]]).map { layer -> (String, Int, Int, Float) in
+                let shape = (layer["shape"] as! [NSNumber]).map(\.intValue)
+                return (layer["name"] as! String, (layer["offset"] as! NSNumber).intValue, shape.reduce(1, *),
+                        (layer["max_abs"] as! NSNumber).floatValue)
+            }
+            return Case(name: entry["name"] as! String, ids: (entry["ids"] as! [NSNumber]).map(\.int32Value),
+                        positions: (positions[0], positions[1], positions[2]),
+                        logit64: (entry["logit_f64"] as! NSNumber).doubleValue, layers: layers)
+        }
+        return (cases, values)
+    }
+
+    func check(golden: String, checkpoint: String) throws {
+        let (cases, values) = try load(golden)
+        XCTAssertGreaterThan(cases.count, 0)
+        let model = try PairRMModel(path: RuntimeFixtures.model(.f32, checkpoint: checkpoint))
+        var worstLogit = 0.0
+        // Every variant single-threaded; the thread split is covered bit-for-bit below.
+        try RuntimeFixtures.forEachVariant { variant in
+            for threads in [1] {
+                let context = InferenceContext(model: model, maxTokens: 2048, threads: threads)
+                for item in cases {
+                    var seen = 0
+                    let result = try model.score(ids: item.ids, positions: item.positions, context: context,
+                                                 probe: .hiddenStates { layer, states in
+                        guard layer < item.layers.count else { return }
+                        let expected = item.layers[layer]
+                        values.withUnsafeBufferPointer { all in
+                            let reference = UnsafeBufferPointer(rebasing: all[expected.offset..<(expected.offset + expected.count)])
+                            assertClose(states, reference, relative: 0, absolute: GoldenTests.hiddenRelativeToLayerMax * expected.maxAbs,
+                                        "\(golden) \(item.name) \(expected.name) [\(variant), \(threads) threads]")
+                        }
+                        seen += 1
+                    })
+                    XCTAssertEqual(seen, item.layers.count, "\(item.name): every layer reported")
+                    XCTAssertEqual(Double(result.logit), item.logit64, accuracy: GoldenTests.logitTolerance,
+                                   "\(golden) \(item.name) logit [\(variant), \(threads) threads]")
+                    worstLogit = max(worstLogit, abs(Double(result.logit) - item.logit64))
+                }
+            }
+        }
+        print("\(golden): \(cases.count) cases, max |logit − PyTorch float64| = \(worstLogit)")
+    }
+
+    func testTinyModelMatchesPyTorchLayerByLayer() throws {
+        try check(golden: "tiny-golden", checkpoint: "tiny-pairrm-hf")
+    }
+
+    func testTinyOutlierModelMatchesPyTorchLayerByLayer() throws {
+        try check(golden: "tiny-outliers-golden", checkpoint: "tiny-outliers")
+    }
+
+    /// Results do not depend on the thread count: bit for bit.
+    func testThreadCountDoesNotChangeABit() throws {
+        let (cases, _) = try load("tiny-golden")
+        let model = try PairRMModel(path: RuntimeFixtures.model(.q8))
+        let one = InferenceContext(model: model, maxTokens: 2048, threads: 1)
+        let two = InferenceContext(model: model, maxTokens: 2048, threads: 2)
+        let three = InferenceContext(model: model, maxTokens: 2048, threads: 3)
+        for item in cases {
+            let a = try model.score(ids: item.ids, positions: item.positions, context: one)
+            let b = try model.score(ids: item.ids, positions: item.positions, context: two)
+            let c = try model.score(ids: item.ids, positions: item.positions, context: three)
+            XCTAssertEqual(a.logit.bitPattern, b.logit.bitPattern, item.name)
+            XCTAssertEqual(a.logit.bitPattern, c.logit.bitPattern, item.name)
+        }
+    }
+}
