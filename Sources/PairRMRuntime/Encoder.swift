@@ -17,14 +17,23 @@ extension PairRMModel {
         report(probe, layer: 0, c.x, t * h)
 
         for (index, layer) in w.layers.enumerated() {
-            linear(layer.query, c.x, rows: t, into: c.q, context: c)
-            linear(layer.key, c.x, rows: t, into: c.k, context: c)
-            linear(layer.value, c.x, rows: t, into: c.v, context: c)
+            // Q, K and V read the same input: quantize it once (outlier channels masked out).
+            let attentionInput = maskOutliers(c.x, channels: layer.query.outliers?.channels, rows: t, scratch: c.scratch)
+            linear(layer.query, attentionInput, rows: t, into: c.q, context: c)
+            let shared = layer.key.needsQuantizedActivations && layer.query.needsQuantizedActivations
+            linear(layer.key, attentionInput, rows: t, into: c.k, context: c, reuseActivations: shared)
+            linear(layer.value, attentionInput, rows: t, into: c.v, context: c, reuseActivations: shared)
+            layer.query.addOutlierTerms(c.x, rows: t, ldx: h, into: c.q, ldy: h, threads: c.threads)
+            layer.key.addOutlierTerms(c.x, rows: t, ldx: h, into: c.k, ldy: h, threads: c.threads)
+            layer.value.addOutlierTerms(c.x, rows: t, ldx: h, into: c.v, ldy: h, threads: c.threads)
             attend(layer: index, tokens: t, context: c)
             linear(layer.attentionOutput, c.context, rows: t, into: c.scratch, context: c)
             layerNorm(c.scratch, residual: c.x, into: c.attention, rows: t, gain: layer.attentionNormGain,
                       bias: layer.attentionNormBias, context: c)
-            linear(layer.intermediate, c.attention, rows: t, into: c.intermediate, context: c)
+            let ffnInput = maskOutliers(c.attention, channels: layer.intermediate.outliers?.channels, rows: t, scratch: c.scratch)
+            linear(layer.intermediate, ffnInput, rows: t, into: c.intermediate, context: c)
+            layer.intermediate.addOutlierTerms(c.attention, rows: t, ldx: h, into: c.intermediate, ldy: config.intermediateSize,
+                                               threads: c.threads)
             gelu(c.intermediate, count: t * config.intermediateSize, context: c)
             linear(layer.output, c.intermediate, rows: t, into: c.scratch, context: c)
             layerNorm(c.scratch, residual: c.attention, into: c.x, rows: t, gain: layer.outputNormGain,
@@ -38,10 +47,20 @@ extension PairRMModel {
     }
 
     private func linear(_ weight: LinearWeight, _ x: UnsafeMutablePointer<Float>, rows: Int,
-                        into y: UnsafeMutablePointer<Float>, context c: InferenceContext) {
+                        into y: UnsafeMutablePointer<Float>, context c: InferenceContext, reuseActivations: Bool = false) {
         c.prepareActivations(inFeatures: weight.inFeatures)
         weight.apply(x, rows: rows, ldx: weight.inFeatures, into: y, ldy: weight.outFeatures,
-                     activations: &c.activations, threads: c.threads)
+                     activations: &c.activations, threads: c.threads, reuseActivations: reuseActivations)
+    }
+
+    /// `x` with the outlier channels zeroed (a copy in `scratch`), or `x` itself when there are none.
+    private func maskOutliers(_ x: UnsafeMutablePointer<Float>, channels: [Int]?, rows: Int,
+                              scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        guard let channels, !channels.isEmpty else { return x }
+        let h = config.hiddenSize
+        scratch.update(from: x, count: rows * h)
+        for row in 0..<rows { for channel in channels { scratch[row * h + channel] = 0 } }
+        return scratch
     }
 
     private func layerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,

@@ -53,7 +53,22 @@ final class EncoderWeights: @unchecked Sendable {
         func f32(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
             try tensor(name, shape, allowed: [.f32]).1.assumingMemoryBound(to: Float.self)
         }
-        func linear(_ prefix: String, out: Int, in inFeatures: Int) throws -> LinearWeight {
+        /// Outlier input channels of a consumer (metadata written by the converter for q8/q4).
+        func outlierChannels(_ consumer: String) throws -> [Int]? {
+            guard let value = file.metadata["quantization.outlier_channels.\(consumer)"] else { return nil }
+            guard case .array(let items) = value else {
+                throw RuntimeError(.wrongTensor, file: file.path, field: "metadata.quantization.outlier_channels.\(consumer)",
+                                   problem: "is not an array of channel indices", fix: "re-convert the model")
+            }
+            return try items.map { item in
+                guard case .int(let channel) = item, channel >= 0, channel < Int64(h) else {
+                    throw RuntimeError(.wrongTensor, file: file.path, field: "metadata.quantization.outlier_channels.\(consumer)",
+                                       problem: "holds \(item), not a channel index below \(h)", fix: "re-convert the model")
+                }
+                return Int(channel)
+            }
+        }
+        func linear(_ prefix: String, out: Int, in inFeatures: Int, outliers channels: [Int]? = nil) throws -> LinearWeight {
             let (info, pointer) = try tensor(prefix + ".weight", [out, inFeatures], allowed: [.f32, .f16, .q8P16, .q4P16B32])
             let storage: LinearWeight.Storage = switch info.dtype {
             case .f32: .f32(pointer.assumingMemoryBound(to: Float.self))
@@ -61,7 +76,12 @@ final class EncoderWeights: @unchecked Sendable {
             case .q8P16: .q8p16(pointer.assumingMemoryBound(to: UInt8.self))
             default: .q4p16b32(pointer.assumingMemoryBound(to: UInt8.self))
             }
-            return LinearWeight(storage: storage, outFeatures: out, inFeatures: inFeatures, bias: try f32(prefix + ".bias", [out]))
+            var outliers: (channels: [Int], columns: UnsafePointer<Float>)? = nil
+            if let channels, info.dtype == .q8P16 || info.dtype == .q4P16B32 {
+                outliers = (channels, try f32(prefix + ".weight.outlier_columns", [channels.count, out]))
+            }
+            return LinearWeight(storage: storage, outFeatures: out, inFeatures: inFeatures, bias: try f32(prefix + ".bias", [out]),
+                                outliers: outliers)
         }
 
         let (embeddingInfo, embeddingPointer) = try tensor("pretrained_model.embeddings.word_embeddings.weight",
@@ -79,14 +99,16 @@ final class EncoderWeights: @unchecked Sendable {
         var layers: [Layer] = []
         for index in 0..<config.numLayers {
             let p = "pretrained_model.encoder.layer.\(index)."
+            let attentionOutliers = try outlierChannels("layer.\(index).attention_input")
+            let ffnOutliers = try outlierChannels("layer.\(index).ffn_input")
             layers.append(Layer(
-                query: try linear(p + "attention.self.query_proj", out: h, in: h),
-                key: try linear(p + "attention.self.key_proj", out: h, in: h),
-                value: try linear(p + "attention.self.value_proj", out: h, in: h),
+                query: try linear(p + "attention.self.query_proj", out: h, in: h, outliers: attentionOutliers),
+                key: try linear(p + "attention.self.key_proj", out: h, in: h, outliers: attentionOutliers),
+                value: try linear(p + "attention.self.value_proj", out: h, in: h, outliers: attentionOutliers),
                 attentionOutput: try linear(p + "attention.output.dense", out: h, in: h),
                 attentionNormGain: try f32(p + "attention.output.LayerNorm.weight", [h]),
                 attentionNormBias: try f32(p + "attention.output.LayerNorm.bias", [h]),
-                intermediate: try linear(p + "intermediate.dense", out: i, in: h),
+                intermediate: try linear(p + "intermediate.dense", out: i, in: h, outliers: ffnOutliers),
                 output: try linear(p + "output.dense", out: h, in: i),
                 outputNormGain: try f32(p + "output.LayerNorm.weight", [h]),
                 outputNormBias: try f32(p + "output.LayerNorm.bias", [h])))

@@ -57,7 +57,17 @@ public enum Converter {
         let expected = architecture.expectedTensors
         let sourceByName = try checkTensorSet(expected: expected, weights: weights)
 
-        let derived = architecture.derivedTensors
+        // Outlier channels matter only where activations are quantized (int8/int4 recipes).
+        let quantizedActivations = options.weights == .q8 || options.weights == .q4
+        let outliers = quantizedActivations ? try OutlierPlan(architecture: architecture, weights: weights, sources: sourceByName)
+                                            : OutlierPlan()
+        let outlierColumns = outliers.channels(forWeight: architecture)
+        let sideTensors = expected.compactMap { item -> ExpectedTensor? in
+            guard let channels = outlierColumns[item.name] else { return nil }
+            return ExpectedTensor(name: OutlierPlan.sideTensorName(item.name), shape: [channels.count, item.shape[0]], role: .outlierColumns)
+        }
+        var sideValues: [String: [Float]] = [:]
+        let derived = architecture.derivedTensors + sideTensors
         let plan = (expected + derived).map { TensorPlan(name: $0.name, dtype: options.weights.dtype(for: $0.role), shape: $0.shape) }
         let projections = PositionProjectionBuilder(architecture: architecture, layerNormEpsilon: config.layerNormEps)
         let writer = try ContainerWriter(path: output, tensorCodec: options.compressTensors ? .zstd : .raw,
@@ -80,6 +90,21 @@ public enum Converter {
                         weights.release(source)
                         try checkFinite(UnsafeBufferPointer(values), tensor: item.name, file: weights.path)
                         projections.observe(item.name, UnsafeBufferPointer(values))
+                        if let channels = outlierColumns[item.name] {
+                            // Keep the outlier input columns in f32, transposed, and take them out of the
+                            // quantized matrix (they would also inflate its row scales).
+                            let (rows, columns) = (item.shape[0], item.shape[1])
+                            var side = [Float](repeating: 0, count: channels.count * rows)
+                            for (slot, channel) in channels.enumerated() {
+                                for row in 0..<rows {
+                                    side[slot * rows + row] = values[row * columns + channel]
+                                    values[row * columns + channel] = 0
+                                }
+                            }
+                            sideValues[OutlierPlan.sideTensorName(item.name)] = side
+                        }
+                    } else if let side = sideValues.removeValue(forKey: item.name) {
+                        _ = values.update(from: side)
                     } else {
                         let derivedValues = projections.take(item.name)!
                         _ = values.update(from: derivedValues)
@@ -102,9 +127,15 @@ public enum Converter {
             }
             let weightsName = (files.weights as NSString).lastPathComponent
             provenance.append("\(weightsName) \(try HubFiles.size(files.weights)) sha256:\(try weightsHash.wait())")
-            let metadata = try buildMetadata(config: config, architecture: architecture, spm: spm, tokenizer: tokenizer,
+            var metadata = try buildMetadata(config: config, architecture: architecture, spm: spm, tokenizer: tokenizer,
                                              options: options, weights: weights, weightsName: weightsName,
                                              provenance: provenance)
+            if quantizedActivations {
+                metadata["quantization.outlier_ratio"] = .double(Double(OutlierPlan.ratio))
+                for (consumer, channels) in outliers.channels {
+                    metadata[OutlierPlan.metadataKey(consumer)] = .array(channels.map { MetadataValue.int(Int64($0)) })
+                }
+            }
             try writer.finish(vocabulary: tokenizer.vocabulary(from: spm), metadata: metadata)
             return ConversionReport(output: output, layout: config.layout, architecture: architecture,
                                     tensorCount: plan.count, sourceWeightBytes: totalBytes,

@@ -19,6 +19,8 @@ public struct ExpectedTensor: Sendable, Equatable {
         case head
         /// Derived at conversion: LN(rel_embeddings)·W{q,k}ᵀ + b per layer (input-independent)
         case positionProjection = "position_projection"
+        /// Derived for q8/q4: the f32 input columns of outlier channels, [outliers, out] (OutlierPlan)
+        case outlierColumns = "outlier_columns"
     }
 
     public var name: String
@@ -85,7 +87,7 @@ public enum WeightsRecipe: String, Sendable, CaseIterable {
 
     public func dtype(for role: ExpectedTensor.Role) -> DType {
         switch (self, role) {
-        case (_, .norm), (_, .bias), (_, .relEmbedding), (_, .head): .f32
+        case (_, .norm), (_, .bias), (_, .relEmbedding), (_, .head), (_, .outlierColumns): .f32
         case (.f32, _): .f32
         case (_, .positionProjection): .f16
         case (.f16, _): .f16
