@@ -91,6 +91,8 @@ extension PairRMModel {
         // Only the relative rows that distances in 0..<t can reach are multiplied.
         let lowRow = relative.row(-(t - 1)), highRow = relative.row(t - 1)
         let rowCount = highRow - lowRow + 1
+        // The bucket table rebased to the first relative row this length reaches.
+        for (index, row) in relative.rows.enumerated() { c.relativeColumns[index] = row - Int32(lowRow) }
         let workers = min(c.threads, config.numHeads)
         parallelFor(workers, threads: workers) { worker in
             let scores = c.headScratch[worker]
@@ -104,38 +106,11 @@ extension PairRMModel {
                              positionKey + lowRow * h + column, Int64(h), c2p, Int64(rowCount))
                 prm_sgemm_nt(Int64(t), Int64(rowCount), Int64(d), 1, c.k + column, Int64(h),
                              positionQuery + lowRow * h + column, Int64(h), p2c, Int64(rowCount))
-                addRelativeTerms(scores: scores, c2p: c2p, p2c: p2c, tokens: t, rowCount: rowCount, lowRow: lowRow,
-                                 inverseScale: inverseScale)
+                prm_attention_add_relative(scores, c2p, p2c, Int64(t), Int64(rowCount), c.relativeColumns + relative.maxDistance,
+                                           inverseScale, 0, Int64(t))
                 prm_softmax_rows(scores, Int64(t), Int64(t), Int64(t))
                 prm_sgemm_nn(Int64(t), Int64(d), Int64(t), scores, Int64(t), c.v + column, Int64(h), c.context + column, Int64(h))
                 head += workers
-            }
-        }
-    }
-}
-
-extension PairRMModel {
-    /// score[i][j] += (c2p[i][c(i,j)] + p2c[j][c(i,j)]) / s. Tiled over 64 key columns so the p2c
-    /// rows being gathered from stay in cache while every query row visits them.
-    @inline(__always)
-    func addRelativeTerms(scores: UnsafeMutablePointer<Float>, c2p: UnsafeMutablePointer<Float>, p2c: UnsafeMutablePointer<Float>,
-                          tokens t: Int, rowCount: Int, lowRow: Int, inverseScale: Float) {
-        relative.rows.withUnsafeBufferPointer { table in
-            // bucketOf[i - j] relative to lowRow, read through a pointer centred on distance 0.
-            let centre = table.baseAddress! + relative.maxDistance
-            let tile = 64
-            var tileStart = 0
-            while tileStart < t {
-                let tileEnd = min(t, tileStart + tile)
-                for i in 0..<t {
-                    let scoreRow = scores + i * t
-                    let c2pRow = c2p + i * rowCount
-                    for j in tileStart..<tileEnd {
-                        let bucket = Int(centre[i - j]) - lowRow
-                        scoreRow[j] += (c2pRow[bucket] + p2c[j * rowCount + bucket]) * inverseScale
-                    }
-                }
-                tileStart = tileEnd
             }
         }
     }

@@ -20,6 +20,8 @@ public final class InferenceContext: @unchecked Sendable {
     let headScratch: [UnsafeMutablePointer<Float>]
     let headScratchStride: Int
     var activations: prm_q8_activations
+    /// Relative-table column of each distance −maxDistance…maxDistance for the current length.
+    let relativeColumns: UnsafeMutablePointer<Int32>
     private var allocations: [UnsafeMutableRawPointer] = []
 
     /// - Parameters:
@@ -52,6 +54,9 @@ public final class InferenceContext: @unchecked Sendable {
         allocations += [quantized, scales, sums]
         activations = prm_q8_activations(q: quantized.assumingMemoryBound(to: Int8.self), scale: scales.assumingMemoryBound(to: Float.self),
                                          block_sum: sums.assumingMemoryBound(to: Int32.self), m: 0, kp: 0)
+        let columns = UnsafeMutableRawPointer.allocate(byteCount: (2 * PairRMModel.maxTokens + 1) * 4, alignment: 64)
+        allocations.append(columns)
+        relativeColumns = columns.assumingMemoryBound(to: Int32.self)
         self.allocations = allocations
     }
 

@@ -1,0 +1,23 @@
+// DeBERTa's disentangled attention terms (no model knowledge beyond "a relative-position index
+// per distance"): adds the content-to-position and position-to-content scores to a score block.
+#ifndef PAIRRM_ATTENTION_H
+#define PAIRRM_ATTENTION_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// scores[i][j] += (c2p[i][b] + p2c[j][b]) * scale, b = row_of_distance[i - j] (a pointer into a
+/// table centred on distance 0), for i in [row_begin, row_end), j in [0, t).
+/// c2p: [t][positions] (query rows), p2c: [t][positions] (key rows), scores: [t][t].
+/// Tiled over key columns so the gathered p2c rows stay in cache. Rows are independent: callers
+/// may split [0, t) across threads without changing a bit.
+void prm_attention_add_relative(float *scores, const float *c2p, const float *p2c, int64_t t, int64_t positions,
+                                const int32_t *row_of_distance, float scale, int64_t row_begin, int64_t row_end);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
