@@ -17,14 +17,21 @@ typedef struct prm_kernel_table {
     void (*softmax_rows)(float *, int64_t, int64_t, int64_t);
 } prm_kernel_table;
 
-// Each variant fills the entries it implements and leaves the rest to the generic ones.
+// The table of `isa` (generic entries where the variant has none), built whether or not the CPU
+// supports it: dispatch uses it after checking prm_isa_supported, and Tools/kernels/kernel_selftest.c
+// for emulated builds.
+void prm_fill_variant(prm_isa isa, prm_kernel_table *table);
+
+// Each variant fills the entries it implements and leaves the rest to the generic ones
+// (dispatch.c fills the generic table first). One function per ISA family and op group.
 void prm_fill_generic(prm_kernel_table *table);
 #if defined(__x86_64__) || defined(_M_X64)
-void prm_fill_avx2(prm_kernel_table *table);
-void prm_fill_avx512_vnni(prm_kernel_table *table);
+void prm_fill_avx2_quant(prm_kernel_table *table);        // arch/x86/quant_avx2.c
+void prm_fill_avx2_float(prm_kernel_table *table);        // arch/x86/float_ops_avx2.c
+void prm_fill_avx512_vnni_quant(prm_kernel_table *table); // arch/x86/quant_avx512.c
 #endif
 #if defined(__aarch64__)
-void prm_fill_neon_dotprod(prm_kernel_table *table);
+void prm_fill_neon_dotprod_quant(prm_kernel_table *table); // arch/arm/quant_neon.c
 #endif
 
 #endif

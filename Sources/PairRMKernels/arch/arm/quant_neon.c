@@ -1,0 +1,216 @@
+// NEON + dotprod (sdot) variants of the quantized kernels: activation quantization and the Q8_P16 /
+// Q4_P16B32 GEMMs (Formats/prm-v1.md §6). sdot multiplies signed by signed bytes, so neither
+// operand needs an offset: a 16-byte quarter of a panel group is 4 rows × 4 columns, one lane per
+// row. Integer dot products are exact; the float epilogue fuses the generic code's `a * b + c` into
+// FMAs (whether the compiler contracts the generic code is its choice), so outputs equal generic up
+// to the rounding of those products.
+#if defined(__aarch64__)
+#include "../../kernel_table.h"
+#include <arm_neon.h>
+#include <math.h>
+#include <string.h>
+
+#if defined(__clang__)
+#define PRM_TARGET_DOTPROD __attribute__((target("dotprod")))
+#else
+#define PRM_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))  // what GCC's arm_neon.h requires
+#endif
+#define PRM_INLINE static inline __attribute__((always_inline))
+
+static int32_t load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+PRM_INLINE int8x16_t broadcast4(const int8_t *p) { return vreinterpretq_s8_s32(vdupq_n_s32(load_i32(p))); }
+
+// ---------------------------------------------------------------------------------------------
+// Activation quantization: vcvtaq rounds half away from zero, exactly roundf.
+
+PRM_INLINE int32x4_t quantize4(const float *row, int64_t j, int64_t k, float32x4_t inverse) {
+    float32x4_t v;
+    if (j + 4 <= k) {
+        v = vld1q_f32(row + j);
+    } else {
+        float tmp[4] = {0};
+        for (int64_t l = j; l < k; l++) tmp[l - j] = row[l];  // zero padding past k
+        v = vld1q_f32(tmp);
+    }
+    int32x4_t q = vcvtaq_s32_f32(vmulq_f32(v, inverse));
+    return vminq_s32(vmaxq_s32(q, vdupq_n_s32(-127)), vdupq_n_s32(127));
+}
+
+static void quantize_activations_neon(const float *x, int64_t m, int64_t k, int64_t ldx, prm_q8_activations *out) {
+    int64_t kp = out->kp;
+    for (int64_t i = 0; i < m; i++) {
+        const float *row = x + i * ldx;
+        float32x4_t vmax = vdupq_n_f32(0);
+        int64_t j = 0;
+        for (; j + 4 <= k; j += 4) vmax = vmaxq_f32(vmax, vabsq_f32(vld1q_f32(row + j)));
+        float maximum = vmaxvq_f32(vmax);
+        for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
+
+        float scale = maximum / 127.0f;
+        float32x4_t inverse = vdupq_n_f32(maximum > 0 ? 127.0f / maximum : 0.0f);
+        int8_t *q = out->q + i * kp;
+        int32_t *block_sum = out->block_sum + i * (kp / 32);
+        for (int64_t b = 0; b < kp / 32; b++) {
+            int32x4_t sum = vdupq_n_s32(0);
+            for (int h = 0; h < 2; h++) {
+                int64_t j0 = 32 * b + 16 * h;
+                int32x4_t a = quantize4(row, j0, k, inverse), c = quantize4(row, j0 + 4, k, inverse);
+                int32x4_t d = quantize4(row, j0 + 8, k, inverse), e = quantize4(row, j0 + 12, k, inverse);
+                sum = vaddq_s32(sum, vaddq_s32(vaddq_s32(a, c), vaddq_s32(d, e)));
+                int16x8_t lo = vcombine_s16(vmovn_s32(a), vmovn_s32(c)), hi = vcombine_s16(vmovn_s32(d), vmovn_s32(e));
+                vst1q_s8(q + j0, vcombine_s8(vmovn_s16(lo), vmovn_s16(hi)));
+            }
+            block_sum[b] = vaddvq_s32(sum);
+        }
+        out->scale[i] = scale;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM drivers: register tiles of ROWS rows × one 16-row panel, over row blocks whose activations
+// stay in L2 while a panel's weights are reused.
+
+enum { Q8_ROWS = 4, Q4_ROWS = 2, ROW_BLOCK_BYTES = 256 * 1024 };
+
+static int64_t row_block(int64_t kp, int64_t tile) {
+    int64_t rows = ROW_BLOCK_BYTES / (kp > 0 ? kp : 1) / tile * tile;
+    return rows > tile ? rows : tile;
+}
+
+PRM_INLINE float32x4_t load_bias4(const float *bias, int64_t o0, int64_t n) {
+    if (!bias) return vdupq_n_f32(0);
+    if (o0 + 4 <= n) return vld1q_f32(bias + o0);
+    float tmp[4] = {0};
+    for (int64_t o = o0; o < n; o++) tmp[o - o0] = bias[o];
+    return vld1q_f32(tmp);
+}
+
+// Writes the outputs o0..o0+4 that fall in [lo, hi).
+PRM_INLINE void store4(float *y, float32x4_t v, int64_t o0, int64_t lo, int64_t hi) {
+    if (o0 >= lo && o0 + 4 <= hi) {
+        vst1q_f32(y + o0, v);
+        return;
+    }
+    float tmp[4];
+    vst1q_f32(tmp, v);
+    for (int64_t o = o0; o < o0 + 4; o++) {
+        if (o >= lo && o < hi) y[o] = tmp[o - o0];
+    }
+}
+
+PRM_INLINE PRM_TARGET_DOTPROD void q8_tile(int rows, const int8_t *q, int64_t ldq, const uint8_t *panel, int64_t groups,
+                                           const float *sx, const float *bias, int64_t n, float *y, int64_t ldy,
+                                           int64_t o0, int64_t lo, int64_t hi) {
+    int32x4_t acc[Q8_ROWS][4];
+    for (int r = 0; r < rows; r++)
+        for (int s = 0; s < 4; s++) acc[r][s] = vdupq_n_s32(0);
+    for (int64_t g = 0; g < groups; g++) {
+        int8x16_t wv[4];
+        for (int s = 0; s < 4; s++) wv[s] = vld1q_s8((const int8_t *)panel + 64 * g + 16 * s);
+        for (int r = 0; r < rows; r++) {
+            int8x16_t xb = broadcast4(q + r * ldq + 4 * g);
+            for (int s = 0; s < 4; s++) acc[r][s] = vdotq_s32(acc[r][s], wv[s], xb);
+        }
+    }
+    const float *scale_w = (const float *)(panel + 64 * groups);
+    for (int s = 0; s < 4; s++) {
+        float32x4_t sw = vld1q_f32(scale_w + 4 * s), b = load_bias4(bias, o0 + 4 * s, n);
+        for (int r = 0; r < rows; r++) {
+            float32x4_t v = vfmaq_f32(b, vmulq_n_f32(sw, sx[r]), vcvtq_f32_s32(acc[r][s]));
+            store4(y + r * ldy, v, o0 + 4 * s, lo, hi);
+        }
+    }
+}
+
+PRM_TARGET_DOTPROD static void linear_q8p16_neon(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
+                                                 int64_t n_begin, int64_t n_end, const float *bias, float *y,
+                                                 int64_t ldy) {
+    int64_t kp4 = (k + 3) / 4 * 4, groups = kp4 / 4, stride = 16 * kp4 + 128;
+    int64_t m = x->m, ldq = x->kp, block = row_block(x->kp, Q8_ROWS);
+    for (int64_t i0 = 0; i0 < m; i0 += block) {
+        int64_t i1 = i0 + block < m ? i0 + block : m;
+        for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
+            const uint8_t *panel = w + p * stride;
+            for (int64_t i = i0; i < i1; i += Q8_ROWS) {
+#define Q8_TILE(R) q8_tile(R, x->q + i * ldq, ldq, panel, groups, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p, \
+                           n_begin, n_end)
+                switch (i1 - i < Q8_ROWS ? i1 - i : Q8_ROWS) {
+                case 4: Q8_TILE(4); break;
+                case 3: Q8_TILE(3); break;
+                case 2: Q8_TILE(2); break;
+                default: Q8_TILE(1); break;
+                }
+#undef Q8_TILE
+            }
+        }
+    }
+}
+
+// Q4_P16B32: the nibbles u = q + 8 (0..15) are valid signed bytes, so sdot takes them as they are;
+// each block's accumulator starts at -8 · block_sum to remove the offset.
+PRM_INLINE PRM_TARGET_DOTPROD void q4_tile(int rows, const int8_t *q, int64_t ldq, const int32_t *block_sum,
+                                           int64_t ldb, const uint8_t *panel, int64_t blocks, const float *sx,
+                                           const float *bias, int64_t n, float *y, int64_t ldy, int64_t o0,
+                                           int64_t lo, int64_t hi) {
+    const uint8x16_t low_nibbles = vdupq_n_u8(0x0F);
+    float32x4_t facc[Q4_ROWS][4];
+    for (int r = 0; r < rows; r++)
+        for (int s = 0; s < 4; s++) facc[r][s] = vdupq_n_f32(0);
+    for (int64_t b = 0; b < blocks; b++) {
+        const uint8_t *blk = panel + 320 * b;
+        int32x4_t acc[Q4_ROWS][4];
+        for (int r = 0; r < rows; r++)
+            for (int s = 0; s < 4; s++) acc[r][s] = vdupq_n_s32(-8 * block_sum[r * ldb + b]);
+        for (int g = 0; g < 4; g++) {
+            int8x16_t wl[4], wh[4];
+            for (int s = 0; s < 4; s++) {
+                uint8x16_t v = vld1q_u8(blk + 64 * g + 16 * s);
+                wl[s] = vreinterpretq_s8_u8(vandq_u8(v, low_nibbles));
+                wh[s] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+            }
+            for (int r = 0; r < rows; r++) {
+                const int8_t *xr = q + r * ldq + 32 * b + 8 * g;
+                int8x16_t xl = broadcast4(xr), xh = broadcast4(xr + 4);
+                for (int s = 0; s < 4; s++) acc[r][s] = vdotq_s32(vdotq_s32(acc[r][s], wl[s], xl), wh[s], xh);
+            }
+        }
+        const float *scale = (const float *)(blk + 256);
+        for (int s = 0; s < 4; s++) {
+            float32x4_t sv = vld1q_f32(scale + 4 * s);
+            for (int r = 0; r < rows; r++) facc[r][s] = vfmaq_f32(facc[r][s], sv, vcvtq_f32_s32(acc[r][s]));
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        float32x4_t bv = load_bias4(bias, o0 + 4 * s, n);
+        for (int r = 0; r < rows; r++) store4(y + r * ldy, vfmaq_n_f32(bv, facc[r][s], sx[r]), o0 + 4 * s, lo, hi);
+    }
+}
+
+PRM_TARGET_DOTPROD static void linear_q4p16b32_neon(const prm_q8_activations *x, int64_t k, const uint8_t *w,
+                                                    int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
+                                                    float *y, int64_t ldy) {
+    int64_t blocks = (k + 31) / 32, stride = blocks * 320;
+    int64_t m = x->m, ldq = x->kp, ldb = x->kp / 32, block = row_block(x->kp, Q4_ROWS);
+    for (int64_t i0 = 0; i0 < m; i0 += block) {
+        int64_t i1 = i0 + block < m ? i0 + block : m;
+        for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
+            const uint8_t *panel = w + p * stride;
+            int64_t i = i0;
+            for (; i + Q4_ROWS <= i1; i += Q4_ROWS)
+                q4_tile(Q4_ROWS, x->q + i * ldq, ldq, x->block_sum + i * ldb, ldb, panel, blocks, x->scale + i, bias, n,
+                        y + i * ldy, ldy, 16 * p, n_begin, n_end);
+            if (i < i1)
+                q4_tile(1, x->q + i * ldq, ldq, x->block_sum + i * ldb, ldb, panel, blocks, x->scale + i, bias, n,
+                        y + i * ldy, ldy, 16 * p, n_begin, n_end);
+        }
+    }
+}
+
+void prm_fill_neon_dotprod_quant(prm_kernel_table *t) {
+    t->quantize_activations = quantize_activations_neon;
+    t->linear_q8p16 = linear_q8p16_neon;
+    t->linear_q4p16b32 = linear_q4p16b32_neon;
+}
+
+#endif

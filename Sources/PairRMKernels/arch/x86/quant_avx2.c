@@ -1,0 +1,243 @@
+// AVX2 variants of the quantized kernels: activation quantization and the Q8_P16 / Q4_P16B32 GEMMs
+// (Formats/prm-v1.md §6). Integer dot products are exact and the float epilogue uses the generic
+// kernel's operations in the generic order, so the outputs are bit-identical to the reference.
+#if defined(__x86_64__) || defined(_M_X64)
+#include "x86_simd.h"
+#include "../../kernel_table.h"
+#include <math.h>
+#include <string.h>
+
+static int32_t load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+PRM_INLINE PRM_TARGET_AVX2 int32_t hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation quantization (bit-identical to generic: same scale, same products, same rounding).
+
+// roundf: round half away from zero. v - trunc(v) is exact, so comparing it with 0.5 decides the
+// tie the same way roundf does (adding 0.5 and truncating would not: 0.49999997 + 0.5 rounds to 1).
+PRM_INLINE PRM_TARGET_AVX2 __m256 round_half_away(__m256 v) {
+    const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 fraction = _mm256_andnot_ps(sign_mask, _mm256_sub_ps(v, t));
+    __m256 away = _mm256_or_ps(_mm256_and_ps(v, sign_mask), _mm256_set1_ps(1.0f));
+    return _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(fraction, _mm256_set1_ps(0.5f), _CMP_GE_OQ), away));
+}
+
+// Loads x[j..j+8) with the lanes at or past k zeroed (the zero padding up to kp).
+PRM_INLINE PRM_TARGET_AVX2 __m256 load_padded(const float *row, int64_t j, int64_t k) {
+    if (j + 8 <= k) return _mm256_loadu_ps(row + j);
+    if (j >= k) return _mm256_setzero_ps();
+    __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(k - j)), lanes);
+    return _mm256_maskload_ps(row + j, mask);
+}
+
+PRM_INLINE PRM_TARGET_AVX2 __m256i quantize8(__m256 v, __m256 inverse) {
+    __m256 r = round_half_away(_mm256_mul_ps(v, inverse));
+    r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+    return _mm256_cvttps_epi32(r);
+}
+
+PRM_TARGET_AVX2 static void quantize_activations_avx2(const float *x, int64_t m, int64_t k, int64_t ldx,
+                                                      prm_q8_activations *out) {
+    int64_t kp = out->kp;
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    // packs interleaves 128-bit lanes; this puts the 32 bytes back in column order.
+    const __m256i unshuffle = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t i = 0; i < m; i++) {
+        const float *row = x + i * ldx;
+        __m256 vmax = _mm256_setzero_ps();
+        int64_t j = 0;
+        for (; j + 8 <= k; j += 8) vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(row + j), abs_mask));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float maximum = _mm_cvtss_f32(m4);
+        for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
+
+        float scale = maximum / 127.0f;
+        __m256 inverse = _mm256_set1_ps(maximum > 0 ? 127.0f / maximum : 0.0f);
+        int8_t *q = out->q + i * kp;
+        int32_t *block_sum = out->block_sum + i * (kp / 32);
+        for (int64_t b = 0; b < kp / 32; b++) {
+            int64_t j0 = 32 * b;
+            __m256i a = quantize8(load_padded(row, j0, k), inverse);
+            __m256i c = quantize8(load_padded(row, j0 + 8, k), inverse);
+            __m256i d = quantize8(load_padded(row, j0 + 16, k), inverse);
+            __m256i e = quantize8(load_padded(row, j0 + 24, k), inverse);
+            block_sum[b] = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(a, c), _mm256_add_epi32(d, e)));
+            __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(a, c), _mm256_packs_epi32(d, e));
+            _mm256_storeu_si256((__m256i *)(q + j0), _mm256_permutevar8x32_epi32(bytes, unshuffle));
+        }
+        out->scale[i] = scale;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared GEMM driver pieces.
+
+// Rows of X per register tile (16 ymm registers: Q8 keeps 4 accumulators per row, Q4 one per row
+// plus its int16 partial sums) and the row block whose activations stay in L2 while a panel's
+// weights are reused across it.
+enum { Q8_ROWS = 2, Q4_ROWS = 4, ROW_BLOCK_BYTES = 256 * 1024 };
+
+static int64_t row_block(int64_t kp, int64_t tile) {
+    int64_t rows = ROW_BLOCK_BYTES / (kp > 0 ? kp : 1) / tile * tile;
+    return rows > tile ? rows : tile;
+}
+
+// y[o] = (scale_x * scale_w[o]) * acc[o] + bias[o] for the 8 outputs starting at panel row `r0`,
+// in the generic kernel's operation order (mul, mul, add; no FMA) so results match it exactly.
+// Only outputs in [lo, hi) are written.
+PRM_INLINE PRM_TARGET_AVX2 void store_outputs8(__m256 value, float *y, int64_t o0, int64_t lo, int64_t hi) {
+    if (o0 >= lo && o0 + 8 <= hi) {
+        _mm256_storeu_ps(y + o0, value);
+        return;
+    }
+    float tmp[8];
+    _mm256_storeu_ps(tmp, value);
+    for (int64_t o = o0; o < o0 + 8; o++) {
+        if (o >= lo && o < hi) y[o] = tmp[o - o0];
+    }
+}
+
+PRM_INLINE PRM_TARGET_AVX2 __m256 load_bias8(const float *bias, int64_t o0, int64_t n) {
+    if (!bias) return _mm256_setzero_ps();
+    if (o0 + 8 <= n) return _mm256_loadu_ps(bias + o0);
+    float tmp[8] = {0};
+    for (int64_t o = o0; o < n; o++) tmp[o - o0] = bias[o];
+    return _mm256_loadu_ps(tmp);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q8_P16. vpmaddubsw would saturate (its u8 operand would be x + 128, up to 255 · 127 · 2 per pair),
+// so the bytes are widened to int16 and multiplied with vpmaddwd, which cannot overflow: one 64-byte
+// panel group becomes four 16-lane vectors (4 rows × 4 columns each); a row's activations
+// x[4g..4g+4) are broadcast to the matching 4-lane pattern. Each int32 lane holds the sum of two
+// products; the pairs are folded with vphaddd at the end.
+
+PRM_INLINE PRM_TARGET_AVX2 void q8_tile(int rows, const int8_t *q, int64_t ldq, const uint8_t *panel,
+                                        int64_t groups, const float *sx, const float *bias, int64_t n,
+                                        float *y, int64_t ldy, int64_t o0, int64_t lo, int64_t hi) {
+    __m256i acc[Q8_ROWS][4];
+    for (int r = 0; r < rows; r++)
+        for (int s = 0; s < 4; s++) acc[r][s] = _mm256_setzero_si256();
+    for (int64_t g = 0; g < groups; g++) {
+        __m256i xb[Q8_ROWS];
+        for (int r = 0; r < rows; r++) xb[r] = _mm256_cvtepi8_epi16(_mm_set1_epi32(load_i32(q + r * ldq + 4 * g)));
+        for (int s = 0; s < 4; s++) {
+            __m256i w16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(panel + 64 * g + 16 * s)));
+            for (int r = 0; r < rows; r++) acc[r][s] = _mm256_add_epi32(acc[r][s], _mm256_madd_epi16(w16, xb[r]));
+        }
+    }
+    const float *scale_w = (const float *)(panel + 64 * groups);
+    for (int h = 0; h < 2; h++) {
+        __m256 sw = _mm256_loadu_ps(scale_w + 8 * h);
+        __m256 b = load_bias8(bias, o0 + 8 * h, n);
+        for (int r = 0; r < rows; r++) {
+            // hadd → rows (0 1 4 5 | 2 3 6 7) of the half; the permute restores 0..7.
+            __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[r][2 * h], acc[r][2 * h + 1]), 0xD8);
+            __m256 v = PRM_ROUNDED(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(sx[r]), sw), _mm256_cvtepi32_ps(sums)));
+            store_outputs8(_mm256_add_ps(v, b), y + r * ldy, o0 + 8 * h, lo, hi);
+        }
+    }
+}
+
+PRM_TARGET_AVX2 static void linear_q8p16_avx2(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
+                                              int64_t n_begin, int64_t n_end, const float *bias, float *y,
+                                              int64_t ldy) {
+    int64_t kp4 = (k + 3) / 4 * 4, groups = kp4 / 4, stride = 16 * kp4 + 128;
+    int64_t m = x->m, ldq = x->kp, block = row_block(x->kp, Q8_ROWS);
+    for (int64_t i0 = 0; i0 < m; i0 += block) {
+        int64_t i1 = i0 + block < m ? i0 + block : m;
+        for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
+            const uint8_t *panel = w + p * stride;
+            int64_t o0 = 16 * p;
+            int64_t i = i0;
+            for (; i + Q8_ROWS <= i1; i += Q8_ROWS)
+                q8_tile(Q8_ROWS, x->q + i * ldq, ldq, panel, groups, x->scale + i, bias, n, y + i * ldy, ldy, o0, n_begin, n_end);
+            if (i < i1) q8_tile(1, x->q + i * ldq, ldq, panel, groups, x->scale + i, bias, n, y + i * ldy, ldy, o0, n_begin, n_end);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q4_P16B32. The nibbles (0..15) are the unsigned operand of vpmaddubsw and the activations the
+// signed one: a pair is at most 2 · 15 · 127, so even the 8 products of one block summed in int16
+// (≤ 30480) cannot saturate. vpmaddwd by 1 then folds the pairs into one int32 per row. One half
+// (8 rows) of a panel is processed at a time so the tile fits in the 16 ymm registers.
+
+PRM_INLINE PRM_TARGET_AVX2 void q4_tile(int rows, const int8_t *q, int64_t ldq, const int32_t *block_sum,
+                                        int64_t ldb, const uint8_t *panel, int64_t blocks, int half,
+                                        const float *sx, const float *bias, int64_t n, float *y, int64_t ldy,
+                                        int64_t o0, int64_t lo, int64_t hi) {
+    const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[Q4_ROWS];
+    for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < blocks; b++) {
+        const uint8_t *blk = panel + 320 * b;
+        __m256i pairs[Q4_ROWS];
+        for (int r = 0; r < rows; r++) pairs[r] = _mm256_setzero_si256();
+        for (int g = 0; g < 4; g++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 64 * g + 32 * half));
+            __m256i wl = _mm256_and_si256(v, low_nibbles);
+            __m256i wh = _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibbles);
+            for (int r = 0; r < rows; r++) {
+                const int8_t *xr = q + r * ldq + 32 * b + 8 * g;
+                __m256i pl = _mm256_maddubs_epi16(wl, _mm256_set1_epi32(load_i32(xr)));
+                __m256i ph = _mm256_maddubs_epi16(wh, _mm256_set1_epi32(load_i32(xr + 4)));
+                pairs[r] = _mm256_add_epi16(pairs[r], _mm256_add_epi16(pl, ph));
+            }
+        }
+        __m256 scale = _mm256_loadu_ps((const float *)(blk + 256) + 8 * half);
+        for (int r = 0; r < rows; r++) {
+            __m256i dot = _mm256_madd_epi16(pairs[r], ones);
+            dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(8 * block_sum[r * ldb + b]));
+            // Generic: sum += scale * (float)acc, not fused.
+            acc[r] = _mm256_add_ps(acc[r], PRM_ROUNDED(_mm256_mul_ps(scale, _mm256_cvtepi32_ps(dot))));
+        }
+    }
+    __m256 bv = load_bias8(bias, o0, n);
+    for (int r = 0; r < rows; r++)
+        store_outputs8(_mm256_add_ps(PRM_ROUNDED(_mm256_mul_ps(_mm256_set1_ps(sx[r]), acc[r])), bv), y + r * ldy, o0, lo, hi);
+}
+
+PRM_TARGET_AVX2 static void linear_q4p16b32_avx2(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
+                                                 int64_t n_begin, int64_t n_end, const float *bias, float *y,
+                                                 int64_t ldy) {
+    int64_t blocks = (k + 31) / 32, stride = blocks * 320;
+    int64_t m = x->m, ldq = x->kp, ldb = x->kp / 32, block = row_block(x->kp, Q4_ROWS);
+    for (int64_t i0 = 0; i0 < m; i0 += block) {
+        int64_t i1 = i0 + block < m ? i0 + block : m;
+        for (int64_t o0 = n_begin / 8 * 8; o0 < n_end; o0 += 8) {
+            const uint8_t *panel = w + (o0 / 16) * stride;
+            int half = (int)(o0 / 8 % 2);
+            int64_t i = i0;
+#define Q4_TILE(R) q4_tile(R, x->q + i * ldq, ldq, x->block_sum + i * ldb, ldb, panel, blocks, half, x->scale + i, \
+                           bias, n, y + i * ldy, ldy, o0, n_begin, n_end)
+            for (; i + Q4_ROWS <= i1; i += Q4_ROWS) Q4_TILE(Q4_ROWS);
+            switch (i1 - i) {
+            case 3: Q4_TILE(3); break;
+            case 2: Q4_TILE(2); break;
+            case 1: Q4_TILE(1); break;
+            default: break;
+            }
+#undef Q4_TILE
+        }
+    }
+}
+
+void prm_fill_avx2_quant(prm_kernel_table *t) {
+    t->quantize_activations = quantize_activations_avx2;
+    t->linear_q8p16 = linear_q8p16_avx2;
+    t->linear_q4p16b32 = linear_q4p16b32_avx2;
+}
+
+#endif

@@ -1,0 +1,260 @@
+// AVX-512 VNNI variants of the quantized kernels: activation quantization and the Q8_P16 /
+// Q4_P16B32 GEMMs on vpdpbusd (Formats/prm-v1.md §6). Integer dot products are exact and the float
+// epilogue repeats the generic kernel's operations in its order, so outputs are bit-identical to it.
+#if defined(__x86_64__) || defined(_M_X64)
+#include "x86_simd.h"
+#include "../../kernel_table.h"
+#include <math.h>
+#include <string.h>
+
+static int32_t load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+// Lanes [lo, hi) of a 16-lane vector, clipped to 0..16.
+static __mmask16 lane_mask(int64_t lo, int64_t hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation quantization (bit-identical to generic: same scale, same products, same rounding).
+
+// roundf: round half away from zero; v - trunc(v) is exact, so the tie is decided as roundf does.
+PRM_INLINE PRM_TARGET_AVX512 __m512 round_half_away(__m512 v) {
+    const __m512i sign_mask = _mm512_set1_epi32((int)0x80000000u);
+    __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m512 fraction = _mm512_abs_ps(_mm512_sub_ps(v, t));
+    __m512i away = _mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(v), sign_mask),
+                                   _mm512_castps_si512(_mm512_set1_ps(1.0f)));
+    __mmask16 round_up = _mm512_cmp_ps_mask(fraction, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    return _mm512_mask_add_ps(t, round_up, t, _mm512_castsi512_ps(away));
+}
+
+PRM_INLINE PRM_TARGET_AVX512 __m512i quantize16(const float *row, int64_t j, int64_t k, __m512 inverse) {
+    __m512 v = _mm512_maskz_loadu_ps(lane_mask(0, k - j), row + j);  // zero padding past k
+    __m512 r = round_half_away(_mm512_mul_ps(v, inverse));
+    r = _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
+    return _mm512_cvttps_epi32(r);
+}
+
+PRM_TARGET_AVX512 static void quantize_activations_avx512(const float *x, int64_t m, int64_t k, int64_t ldx,
+                                                          prm_q8_activations *out) {
+    int64_t kp = out->kp;
+    for (int64_t i = 0; i < m; i++) {
+        const float *row = x + i * ldx;
+        __m512 vmax = _mm512_setzero_ps();
+        for (int64_t j = 0; j < k; j += 16)
+            vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(lane_mask(0, k - j), row + j)));
+        float maximum = _mm512_reduce_max_ps(vmax);
+
+        float scale = maximum / 127.0f;
+        __m512 inverse = _mm512_set1_ps(maximum > 0 ? 127.0f / maximum : 0.0f);
+        int8_t *q = out->q + i * kp;
+        int32_t *block_sum = out->block_sum + i * (kp / 32);
+        for (int64_t b = 0; b < kp / 32; b++) {
+            __m512i lo = quantize16(row, 32 * b, k, inverse);
+            __m512i hi = quantize16(row, 32 * b + 16, k, inverse);
+            block_sum[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(lo, hi));
+            _mm_storeu_si128((__m128i *)(q + 32 * b), _mm512_cvtsepi32_epi8(lo));
+            _mm_storeu_si128((__m128i *)(q + 32 * b + 16), _mm512_cvtsepi32_epi8(hi));
+        }
+        out->scale[i] = scale;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared GEMM driver pieces. A register tile is ROWS rows of X × PANELS 16-row weight panels; the
+// row block keeps its activations in L2 while each panel's weights are reused across it.
+
+enum { Q8_ROWS = 8, Q8_PANELS = 2, Q4_ROWS = 4, Q4_PANELS = 2, ROW_BLOCK_BYTES = 256 * 1024 };
+
+static int64_t row_block(int64_t kp, int64_t tile) {
+    int64_t rows = ROW_BLOCK_BYTES / (kp > 0 ? kp : 1) / tile * tile;
+    return rows > tile ? rows : tile;
+}
+
+// Stores the outputs of one panel (16 outputs from o0) that fall in [lo, hi).
+PRM_INLINE PRM_TARGET_AVX512 void store_panel(float *y, __m512 value, int64_t o0, int64_t lo, int64_t hi) {
+    _mm512_mask_storeu_ps(y + o0, lane_mask(lo - o0, hi - o0), value);
+}
+
+PRM_INLINE PRM_TARGET_AVX512 __m512 load_bias(const float *bias, int64_t o0, int64_t n) {
+    return bias ? _mm512_maskz_loadu_ps(lane_mask(0, n - o0), bias + o0) : _mm512_setzero_ps();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q8_P16. vpdpbusd multiplies unsigned by signed bytes. The weights are made the unsigned operand
+// (w ^ 0x80 = w + 128, one XOR per 64-byte group shared by all rows of the tile) and the activations
+// stay signed, so they can be broadcast straight from memory ({1to16}) with no per-row fix-up;
+// the extra 128 · Σ_k x[i][k] (the row's block sums) is subtracted once at the end. The panel's
+// rowsum field would serve the mirror-image scheme (unsigned activations), which costs a XOR per
+// row and group instead of per group.
+
+PRM_INLINE PRM_TARGET_AVX512 void q8_tile(int rows, int panels, const int8_t *q, int64_t ldq, const int32_t *xsum,
+                                          const uint8_t *w, int64_t stride, int64_t groups, const float *sx,
+                                          const float *bias, int64_t n, float *y, int64_t ldy, int64_t o0,
+                                          int64_t lo, int64_t hi) {
+    const __m512i bias128 = _mm512_set1_epi8((char)0x80);
+    __m512i acc[Q8_ROWS][Q8_PANELS];
+    for (int r = 0; r < rows; r++)
+        for (int p = 0; p < panels; p++) acc[r][p] = _mm512_setzero_si512();
+    for (int64_t g = 0; g < groups; g++) {
+        __m512i wu[Q8_PANELS];
+        for (int p = 0; p < panels; p++)
+            wu[p] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(w + p * stride + 64 * g)), bias128);
+        for (int r = 0; r < rows; r++) {
+            __m512i xb = _mm512_set1_epi32(load_i32(q + r * ldq + 4 * g));
+            for (int p = 0; p < panels; p++) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], wu[p], xb);
+        }
+    }
+    for (int p = 0; p < panels; p++) {
+        const float *scale_w = (const float *)(w + p * stride + 64 * groups);
+        __m512 sw = _mm512_loadu_ps(scale_w);
+        __m512 b = load_bias(bias, o0 + 16 * p, n);
+        for (int r = 0; r < rows; r++) {
+            __m512i dot = _mm512_sub_epi32(acc[r][p], _mm512_set1_epi32(128 * xsum[r]));
+            // Generic: (scale_x * scale_w) * (float)acc + bias, unfused.
+            __m512 v = PRM_ROUNDED(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(sx[r]), sw), _mm512_cvtepi32_ps(dot)));
+            store_panel(y + r * ldy, _mm512_add_ps(v, b), o0 + 16 * p, lo, hi);
+        }
+    }
+}
+
+PRM_TARGET_AVX512 static void linear_q8p16_avx512(const prm_q8_activations *x, int64_t k, const uint8_t *w,
+                                                  int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
+                                                  float *y, int64_t ldy) {
+    int64_t kp4 = (k + 3) / 4 * 4, groups = kp4 / 4, stride = 16 * kp4 + 128;
+    int64_t m = x->m, ldq = x->kp, ldb = x->kp / 32, block = row_block(x->kp, Q8_ROWS);
+    for (int64_t i0 = 0; i0 < m; i0 += block) {
+        int64_t i1 = i0 + block < m ? i0 + block : m;
+        int32_t xsum[Q8_ROWS];
+        for (int64_t p0 = n_begin / 16; 16 * p0 < n_end; p0 += Q8_PANELS) {
+            int panels = 16 * (p0 + 1) < n_end ? 2 : 1;
+            const uint8_t *wp = w + p0 * stride;
+            int64_t o0 = 16 * p0;
+            for (int64_t i = i0; i < i1; i += Q8_ROWS) {
+                int rows = (int)(i1 - i < Q8_ROWS ? i1 - i : Q8_ROWS);
+                for (int r = 0; r < rows; r++) {
+                    const int32_t *bs = x->block_sum + (i + r) * ldb;
+                    int32_t s = 0;
+                    for (int64_t b = 0; b < ldb; b++) s += bs[b];
+                    xsum[r] = s;
+                }
+#define Q8_TILE(R, P) q8_tile(R, P, x->q + i * ldq, ldq, xsum, wp, stride, groups, x->scale + i, bias, n, \
+                              y + i * ldy, ldy, o0, n_begin, n_end)
+#define Q8_ROWS_CASES(P)                         \
+    switch (rows) {                              \
+    case 8: Q8_TILE(8, P); break;                \
+    case 7: Q8_TILE(7, P); break;                \
+    case 6: Q8_TILE(6, P); break;                \
+    case 5: Q8_TILE(5, P); break;                \
+    case 4: Q8_TILE(4, P); break;                \
+    case 3: Q8_TILE(3, P); break;                \
+    case 2: Q8_TILE(2, P); break;                \
+    default: Q8_TILE(1, P); break;               \
+    }
+                if (panels == 2) {
+                    Q8_ROWS_CASES(2)
+                } else {
+                    Q8_ROWS_CASES(1)
+                }
+#undef Q8_ROWS_CASES
+#undef Q8_TILE
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q4_P16B32. The stored nibbles u = q + 8 are already unsigned: AND 0x0F / shift 4 unpack a
+// 64-byte group into the two §6.2-style vectors for columns 8g..8g+3 and 8g+4..8g+7, and vpdpbusd
+// takes them against the signed activations. The +8 is removed by starting each block's
+// accumulator at -8 · block_sum, then the block's int32 dot is scaled into the float sum.
+
+PRM_INLINE PRM_TARGET_AVX512 void q4_tile(int rows, int panels, const int8_t *q, int64_t ldq,
+                                          const int32_t *block_sum, int64_t ldb, const uint8_t *w, int64_t stride,
+                                          int64_t blocks, const float *sx, const float *bias, int64_t n, float *y,
+                                          int64_t ldy, int64_t o0, int64_t lo, int64_t hi) {
+    const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+    __m512 facc[Q4_ROWS][Q4_PANELS];
+    for (int r = 0; r < rows; r++)
+        for (int p = 0; p < panels; p++) facc[r][p] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < blocks; b++) {
+        __m512i acc[Q4_ROWS][Q4_PANELS];
+        for (int r = 0; r < rows; r++) {
+            __m512i start = _mm512_set1_epi32(-8 * block_sum[r * ldb + b]);
+            for (int p = 0; p < panels; p++) acc[r][p] = start;
+        }
+        for (int g = 0; g < 4; g++) {
+            __m512i wl[Q4_PANELS], wh[Q4_PANELS];
+            for (int p = 0; p < panels; p++) {
+                __m512i v = _mm512_loadu_si512((const void *)(w + p * stride + 320 * b + 64 * g));
+                wl[p] = _mm512_and_si512(v, low_nibbles);
+                wh[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low_nibbles);
+            }
+            for (int r = 0; r < rows; r++) {
+                const int8_t *xr = q + r * ldq + 32 * b + 8 * g;
+                __m512i xl = _mm512_set1_epi32(load_i32(xr)), xh = _mm512_set1_epi32(load_i32(xr + 4));
+                for (int p = 0; p < panels; p++) {
+                    acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], wl[p], xl);
+                    acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], wh[p], xh);
+                }
+            }
+        }
+        for (int p = 0; p < panels; p++) {
+            __m512 scale = _mm512_loadu_ps((const float *)(w + p * stride + 320 * b + 256));
+            // Generic: sum += scale * (float)acc, unfused.
+            for (int r = 0; r < rows; r++)
+                facc[r][p] = _mm512_add_ps(facc[r][p], PRM_ROUNDED(_mm512_mul_ps(scale, _mm512_cvtepi32_ps(acc[r][p]))));
+        }
+    }
+    for (int p = 0; p < panels; p++) {
+        __m512 bv = load_bias(bias, o0 + 16 * p, n);
+        for (int r = 0; r < rows; r++)
+            store_panel(y + r * ldy, _mm512_add_ps(PRM_ROUNDED(_mm512_mul_ps(_mm512_set1_ps(sx[r]), facc[r][p])), bv),
+                        o0 + 16 * p, lo, hi);
+    }
+}
+
+PRM_TARGET_AVX512 static void linear_q4p16b32_avx512(const prm_q8_activations *x, int64_t k, const uint8_t *w,
+                                                     int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
+                                                     float *y, int64_t ldy) {
+    int64_t blocks = (k + 31) / 32, stride = blocks * 320;
+    int64_t m = x->m, ldq = x->kp, ldb = x->kp / 32, block = row_block(x->kp, Q4_ROWS);
+    for (int64_t i0 = 0; i0 < m; i0 += block) {
+        int64_t i1 = i0 + block < m ? i0 + block : m;
+        for (int64_t p0 = n_begin / 16; 16 * p0 < n_end; p0 += Q4_PANELS) {
+            int panels = 16 * (p0 + 1) < n_end ? 2 : 1;
+            const uint8_t *wp = w + p0 * stride;
+            int64_t o0 = 16 * p0;
+            for (int64_t i = i0; i < i1; i += Q4_ROWS) {
+                int rows = (int)(i1 - i < Q4_ROWS ? i1 - i : Q4_ROWS);
+#define Q4_TILE(R, P) q4_tile(R, P, x->q + i * ldq, ldq, x->block_sum + i * ldb, ldb, wp, stride, blocks, \
+                              x->scale + i, bias, n, y + i * ldy, ldy, o0, n_begin, n_end)
+#define Q4_ROWS_CASES(P)              \
+    switch (rows) {                   \
+    case 4: Q4_TILE(4, P); break;     \
+    case 3: Q4_TILE(3, P); break;     \
+    case 2: Q4_TILE(2, P); break;     \
+    default: Q4_TILE(1, P); break;    \
+    }
+                if (panels == 2) {
+                    Q4_ROWS_CASES(2)
+                } else {
+                    Q4_ROWS_CASES(1)
+                }
+#undef Q4_ROWS_CASES
+#undef Q4_TILE
+            }
+        }
+    }
+}
+
+void prm_fill_avx512_vnni_quant(prm_kernel_table *t) {
+    t->quantize_activations = quantize_activations_avx512;
+    t->linear_q8p16 = linear_q8p16_avx512;
+    t->linear_q4p16b32 = linear_q4p16b32_avx512;
+}
+
+#endif

@@ -1,0 +1,370 @@
+// Every SIMD variant this machine supports against the generic reference, through the public API
+// (prm_kernels_force). Integer kernels must reproduce generic's exact int32 sums (q8/q4 outputs
+// equal up to rounding of the float epilogue, activation quantization bit-identical); f32 kernels
+// may differ by summation order (1e-5 of the summed magnitudes). Splitting the output columns at
+// multiples of 16, or the rows, must give bit-identical results. Tools/kernels/kernel_selftest.c
+// runs the same checks as plain C (also for aarch64 under QEMU and AVX-512 under emulation).
+import PairRMKernels
+import XCTest
+
+final class KernelVariantTests: XCTestCase {
+    static let ms = [1, 3, 17, 64]
+    static let ks = [4, 32, 36, 100, 1024]
+    static let ns = [16, 17, 48, 100]
+
+    var variants: [prm_isa] {
+        (1..<PRM_ISA_COUNT.rawValue).map { prm_isa(rawValue: $0) }.filter { prm_isa_supported($0) != 0 }
+    }
+
+    override func tearDown() {
+        XCTAssertEqual(prm_kernels_force(prm_isa_best()), 0)
+        super.tearDown()
+    }
+
+    func testBestVariantIsActiveAndNamed() {
+        XCTAssertEqual(prm_kernels_active(), prm_isa_best())
+        XCTAssertEqual(prm_isa_supported(PRM_ISA_GENERIC), 1)
+        for isa in variants { XCTAssertNotEqual(String(cString: prm_isa_name(isa)), "unknown") }
+        #if arch(x86_64)
+        XCTAssertEqual(prm_isa_supported(PRM_ISA_NEON_DOTPROD), 0)
+        #endif
+        print("kernel variants supported here:", ([PRM_ISA_GENERIC] + variants).map { String(cString: prm_isa_name($0)) })
+    }
+
+    // MARK: - Quantized kernels
+
+    func testQuantizedKernelsMatchGeneric() {
+        for isa in variants {
+            for m in Self.ms { for k in Self.ks { for n in Self.ns { checkQuantized(isa, m: m, k: k, n: n) } } }
+        }
+    }
+
+    private func checkQuantized(_ isa: prm_isa, m: Int, k: Int, n: Int) {
+        let label = "\(String(cString: prm_isa_name(isa))) m=\(m) k=\(k) n=\(n)"
+        var rng = RNG(seed: UInt64(m * 1_000_003 + k * 1009 + n))
+        let ldx = k + 3, ldy = n + 5
+        var x = (0..<(m * ldx)).map { _ in rng.float(-2, 2) }
+        if m > 1 {  // scale 1 and values x.5: exact rounding ties
+            for j in 0..<k { x[ldx + j] = j == 0 ? 127 : Float((j % 2 == 1 ? 1 : -1) * (j % 100)) + 0.5 }
+        }
+        let bias = (0..<n).map { _ in rng.float(-1, 1) }
+        let q8 = makeQ8P16(n: n, k: k, rng: &rng)
+        let q4 = makeQ4P16B32(n: n, k: k, rng: &rng)
+
+        let want = Activations(m: m, k: k), got = Activations(m: m, k: k)
+        force(PRM_ISA_GENERIC)
+        want.quantize(x, ldx: ldx)
+        force(isa)
+        got.quantize(x, ldx: ldx)
+        XCTAssertEqual(got.q, want.q, "quantize_activations.q \(label) \(firstMismatch(got.q, want.q))")
+        XCTAssertEqual(got.scale.map(\.bitPattern), want.scale.map(\.bitPattern), "quantize_activations.scale \(label)")
+        XCTAssertEqual(got.blockSum, want.blockSum, "quantize_activations.block_sum \(label)")
+
+        for (name, weights, isQ4) in [("linear_q8p16", q8, false), ("linear_q4p16b32", q4, true)] {
+            func run(_ variant: prm_isa, _ acts: Activations, _ lo: Int, _ hi: Int, _ y: inout [Float], bias: [Float]?) {
+                force(variant)
+                acts.withStruct { a in
+                    weights.withUnsafeBufferPointer { w in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            if let bias {
+                                bias.withUnsafeBufferPointer { b in
+                                    (isQ4 ? prm_linear_q4p16b32 : prm_linear_q8p16)(&a, Int64(k), w.baseAddress, Int64(n), Int64(lo), Int64(hi), b.baseAddress, yp.baseAddress, Int64(ldy))
+                                }
+                            } else {
+                                (isQ4 ? prm_linear_q4p16b32 : prm_linear_q8p16)(&a, Int64(k), w.baseAddress, Int64(n), Int64(lo), Int64(hi), nil, yp.baseAddress, Int64(ldy))
+                            }
+                        }
+                    }
+                }
+            }
+            var reference = [Float](repeating: 0, count: m * ldy), output = reference
+            run(PRM_ISA_GENERIC, want, 0, n, &reference, bias: bias)
+            run(isa, want, 0, n, &output, bias: bias)
+            // Epilogue rounding: 1e-6 of the output and bias; Q4 also sums per-block products in
+            // float, so allow 1e-6 of the largest output for cancellation between blocks.
+            let largest = reference.map(abs).max() ?? 0
+            compare(name, label, output, reference, rows: m, cols: n, ld: ldy) { i, w in
+                1e-6 * (abs(w) + abs(bias[i % ldy])) + (isQ4 ? 1e-6 * largest : 0)
+            }
+            // Determinism: column pieces at multiples of 16, and rows split 1 / m-1.
+            var pieces = [Float](repeating: 0, count: m * ldy)
+            var lo = 0
+            while lo < n {
+                let hi = min(n, lo + (lo % 32 == 0 ? 16 : 32))
+                run(isa, want, lo, hi, &pieces, bias: bias)
+                lo = hi
+            }
+            assertIdentical("\(name).split_columns", label, pieces, output, rows: m, cols: n, ld: ldy)
+            if m > 1 {
+                var top = [Float](repeating: 0, count: ldy), rest = [Float](repeating: 0, count: (m - 1) * ldy)
+                run(isa, want.rows(0, 1), 0, n, &top, bias: bias)
+                run(isa, want.rows(1, m - 1), 0, n, &rest, bias: bias)
+                assertIdentical("\(name).split_rows", label, top + rest, output, rows: m, cols: n, ld: ldy)
+            }
+        }
+    }
+
+    // MARK: - f32 GEMMs
+
+    func testFloatGemmsMatchGeneric() {
+        for isa in variants {
+            for m in Self.ms { for k in Self.ks { for n in Self.ns { checkFloatGemms(isa, m: m, k: k, n: n) } } }
+        }
+    }
+
+    private func checkFloatGemms(_ isa: prm_isa, m: Int, k: Int, n: Int) {
+        let label = "\(String(cString: prm_isa_name(isa))) m=\(m) k=\(k) n=\(n)"
+        var rng = RNG(seed: UInt64(m * 7919 + k * 104_729 + n))
+        let ldx = k + 3, ldy = n + 5
+        let x = (0..<(m * ldx)).map { _ in rng.float(-1, 1) }
+        let w = (0..<(n * k)).map { _ in rng.float(-1, 1) }
+        let wh = w.map { Float16($0).bitPattern }
+        let bias = (0..<n).map { _ in rng.float(-1, 1) }
+        let absX = x.map(abs), absW = w.map(abs), absBias = bias.map(abs)
+
+        func linear(_ variant: prm_isa, _ xs: [Float], _ ws: [Float], _ b: [Float], rows: Range<Int> = 0..<Int.max,
+                    cols: Range<Int>) -> [Float] {
+            force(variant)
+            let rows = rows.clamped(to: 0..<m)
+            var y = [Float](repeating: 0, count: m * ldy)
+            xs.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    prm_linear_f32(xp.baseAddress! + rows.lowerBound * ldx, Int64(rows.count), Int64(k), Int64(ldx), ws,
+                                   Int64(cols.lowerBound), Int64(cols.upperBound), b, yp.baseAddress! + rows.lowerBound * ldy, Int64(ldy))
+                }
+            }
+            return y
+        }
+        let magnitude = linear(PRM_ISA_GENERIC, absX, absW, absBias, cols: 0..<n)
+        let tolerance: (Int, Float) -> Float = { i, want in 1e-5 * (abs(want) + magnitude[i]) }
+
+        let reference = linear(PRM_ISA_GENERIC, x, w, bias, cols: 0..<n)
+        let output = linear(isa, x, w, bias, cols: 0..<n)
+        compare("linear_f32", label, output, reference, rows: m, cols: n, ld: ldy, tolerance: tolerance)
+        var pieces = [Float](repeating: 0, count: m * ldy)
+        for lo in stride(from: 0, to: n, by: 16) {
+            let part = linear(isa, x, w, bias, cols: lo..<min(n, lo + 16))
+            for i in 0..<m { for j in lo..<min(n, lo + 16) { pieces[i * ldy + j] = part[i * ldy + j] } }
+        }
+        assertIdentical("linear_f32.split_columns", label, pieces, output, rows: m, cols: n, ld: ldy)
+        if m > 1 {
+            let top = linear(isa, x, w, bias, rows: 0..<1, cols: 0..<n), rest = linear(isa, x, w, bias, rows: 1..<m, cols: 0..<n)
+            assertIdentical("linear_f32.split_rows", label, Array(top[0..<ldy]) + rest[ldy...], output, rows: m, cols: n, ld: ldy)
+        }
+
+        func linearF16(_ variant: prm_isa, cols: Range<Int>) -> [Float] {
+            force(variant)
+            var y = [Float](repeating: 0, count: m * ldy)
+            prm_linear_f16(x, Int64(m), Int64(k), Int64(ldx), wh, Int64(cols.lowerBound), Int64(cols.upperBound), nil, &y, Int64(ldy))
+            return y
+        }
+        let f16Reference = linearF16(PRM_ISA_GENERIC, cols: 0..<n), f16Output = linearF16(isa, cols: 0..<n)
+        compare("linear_f16", label, f16Output, f16Reference, rows: m, cols: n, ld: ldy) { i, want in
+            1e-5 * (abs(want) + magnitude[i] + absBias[i % ldy])
+        }
+
+        func sgemmNT(_ variant: prm_isa, _ a: [Float], _ b: [Float]) -> [Float] {
+            force(variant)
+            var c = [Float](repeating: 0, count: m * ldy)
+            prm_sgemm_nt(Int64(m), Int64(n), Int64(k), 0.125, a, Int64(ldx), b, Int64(k), &c, Int64(ldy))
+            return c
+        }
+        let ntMagnitude = sgemmNT(PRM_ISA_GENERIC, absX, absW)
+        compare("sgemm_nt", label, sgemmNT(isa, x, w), sgemmNT(PRM_ISA_GENERIC, x, w), rows: m, cols: n, ld: ldy) { i, want in
+            1e-5 * (abs(want) + ntMagnitude[i])
+        }
+
+        let ldb = n + 1
+        let bNN = (0..<(k * ldb)).map { _ in rng.float(-1, 1) }
+        func sgemmNN(_ variant: prm_isa, _ a: [Float], _ b: [Float]) -> [Float] {
+            force(variant)
+            var c = [Float](repeating: 0, count: m * ldy)
+            prm_sgemm_nn(Int64(m), Int64(n), Int64(k), a, Int64(ldx), b, Int64(ldb), &c, Int64(ldy))
+            return c
+        }
+        let nnMagnitude = sgemmNN(PRM_ISA_GENERIC, absX, bNN.map(abs))
+        compare("sgemm_nn", label, sgemmNN(isa, x, bNN), sgemmNN(PRM_ISA_GENERIC, x, bNN), rows: m, cols: n, ld: ldy) { i, want in
+            1e-5 * (abs(want) + nnMagnitude[i])
+        }
+    }
+
+    // MARK: - Row-wise ops
+
+    func testRowwiseOpsMatchGeneric() {
+        for isa in variants {
+            for m in Self.ms { for n in [17, 64, 100, 1024, 1027] { checkRowwise(isa, m: m, n: n) } }
+        }
+    }
+
+    private func checkRowwise(_ isa: prm_isa, m: Int, n: Int) {
+        let label = "\(String(cString: prm_isa_name(isa))) m=\(m) n=\(n)"
+        var rng = RNG(seed: UInt64(m * 31 + n))
+        let ld = n + 7
+        let x = (0..<(m * ld)).map { _ in rng.float(-3, 5) }, residual = (0..<(m * ld)).map { _ in rng.float(-1, 1) }
+        let gamma = (0..<n).map { _ in rng.float(0.5, 1.5) }, beta = (0..<n).map { _ in rng.float(-0.5, 0.5) }
+        for withResidual in [false, true] {
+            func layernorm(_ variant: prm_isa) -> [Float] {
+                force(variant)
+                var y = [Float](repeating: 0, count: m * ld)
+                prm_layernorm(x, withResidual ? residual : nil, &y, Int64(m), Int64(n), Int64(ld), gamma, beta, 1e-7)
+                return y
+            }
+            compare(withResidual ? "layernorm+residual" : "layernorm", label, layernorm(isa), layernorm(PRM_ISA_GENERIC),
+                    rows: m, cols: n, ld: ld) { _, want in 1e-5 * (abs(want) + 1) }
+        }
+
+        var g = (0..<(m * n)).map { _ in rng.float(-10, 10) }
+        for i in 0..<min(64, g.count) { g[i] = -8 + 0.25 * Float(i) }
+        func gelu(_ variant: prm_isa) -> [Float] {
+            force(variant)
+            var v = g
+            prm_gelu(&v, Int64(v.count))
+            return v
+        }
+        compare("gelu", label, gelu(isa), gelu(PRM_ISA_GENERIC), rows: 1, cols: g.count, ld: g.count) { i, want in
+            1e-6 * (abs(want) + max(1, abs(g[i])))
+        }
+
+        var scores = (0..<(m * ld)).map { _ in rng.float(-20, 20) }
+        for j in (n / 2)..<n { scores[j] = -.infinity }  // a half-masked attention row
+        func softmax(_ variant: prm_isa) -> [Float] {
+            force(variant)
+            var v = scores
+            prm_softmax_rows(&v, Int64(m), Int64(n), Int64(ld))
+            return v
+        }
+        compare("softmax_rows", label, softmax(isa), softmax(PRM_ISA_GENERIC), rows: m, cols: n, ld: ld) { _, want in
+            1e-5 * abs(want) + 1e-30
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func force(_ isa: prm_isa) { precondition(prm_kernels_force(isa) == 0) }
+
+    private func compare(_ kernel: String, _ label: String, _ got: [Float], _ want: [Float], rows: Int, cols: Int,
+                         ld: Int, tolerance: (Int, Float) -> Float) {
+        var first: Int?, count = 0, maxError: Float = 0
+        for i in 0..<rows {
+            for j in 0..<cols {
+                let idx = i * ld + j, g = got[idx], w = want[idx]
+                if g.isNaN && w.isNaN { continue }
+                let e = abs(g - w)
+                if e > maxError || e.isNaN { maxError = e }
+                if !(e <= tolerance(idx, w)) {
+                    count += 1
+                    if first == nil { first = idx }
+                }
+            }
+        }
+        if let first {
+            XCTFail("\(kernel) \(label): \(count) mismatches, first at [\(first / ld)][\(first % ld)] got \(got[first]) want \(want[first]), max error \(maxError)")
+        }
+    }
+
+    private func assertIdentical(_ kernel: String, _ label: String, _ got: [Float], _ want: [Float], rows: Int,
+                                 cols: Int, ld: Int) {
+        for i in 0..<rows {
+            for j in 0..<cols where got[i * ld + j].bitPattern != want[i * ld + j].bitPattern {
+                XCTFail("\(kernel) \(label): not bit-identical, first at [\(i)][\(j)] got \(got[i * ld + j]) want \(want[i * ld + j])")
+                return
+            }
+        }
+    }
+
+    private func firstMismatch<T: Equatable>(_ a: [T], _ b: [T]) -> String {
+        guard let i = a.indices.first(where: { a[$0] != b[$0] }) else { return "" }
+        return "first mismatch at \(i): \(a[i]) vs \(b[i])"
+    }
+}
+
+/// xorshift64: deterministic test data.
+private struct RNG {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
+    mutating func next() -> UInt64 {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return state
+    }
+    mutating func float(_ lo: Float, _ hi: Float) -> Float { lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24) }
+}
+
+/// Owns the buffers of a prm_q8_activations; `rows` views a row range like a thread's share.
+private final class Activations {
+    let m: Int, k: Int, kp: Int
+    var q: [Int8], scale: [Float], blockSum: [Int32]
+
+    init(m: Int, k: Int) {
+        self.m = m
+        self.k = k
+        kp = (k + 31) / 32 * 32
+        q = [Int8](repeating: 0, count: m * kp)
+        scale = [Float](repeating: 0, count: m)
+        blockSum = [Int32](repeating: 0, count: m * kp / 32)
+    }
+
+    private init(copying other: Activations, from: Int, count: Int) {
+        m = count
+        k = other.k
+        kp = other.kp
+        q = Array(other.q[(from * kp)..<((from + count) * kp)])
+        scale = Array(other.scale[from..<(from + count)])
+        blockSum = Array(other.blockSum[(from * kp / 32)..<((from + count) * kp / 32)])
+    }
+
+    func rows(_ from: Int, _ count: Int) -> Activations { Activations(copying: self, from: from, count: count) }
+
+    func withStruct<R>(_ body: (inout prm_q8_activations) -> R) -> R {
+        q.withUnsafeMutableBufferPointer { qp in
+            scale.withUnsafeMutableBufferPointer { sp in
+                blockSum.withUnsafeMutableBufferPointer { bp in
+                    var a = prm_q8_activations(q: qp.baseAddress, scale: sp.baseAddress, block_sum: bp.baseAddress,
+                                               m: Int64(m), kp: Int64(kp))
+                    return body(&a)
+                }
+            }
+        }
+    }
+
+    func quantize(_ x: [Float], ldx: Int) {
+        withStruct { a in prm_quantize_activations(x, Int64(m), Int64(k), Int64(ldx), &a) }
+    }
+}
+
+/// Q8_P16 (Formats/prm-v1.md §6.2): random int8 in [-127, 127]; padding rows and columns zero.
+private func makeQ8P16(n: Int, k: Int, rng: inout RNG) -> [UInt8] {
+    let kp4 = (k + 3) / 4 * 4, stride = 16 * kp4 + 128, panels = (n + 15) / 16
+    var w = [UInt8](repeating: 0, count: panels * stride)
+    for p in 0..<panels {
+        for r in 0..<16 where 16 * p + r < n {
+            var sum: Int32 = 0
+            for c in 0..<k {
+                let v = Int8(Int(rng.next() % 255) - 127)
+                w[p * stride + 64 * (c / 4) + 4 * r + c % 4] = UInt8(bitPattern: v)
+                sum += Int32(v)
+            }
+            let scale = rng.float(0.001, 0.02)
+            withUnsafeBytes(of: scale.bitPattern.littleEndian) { for b in 0..<4 { w[p * stride + 16 * kp4 + 4 * r + b] = $0[b] } }
+            withUnsafeBytes(of: sum.littleEndian) { for b in 0..<4 { w[p * stride + 16 * kp4 + 64 + 4 * r + b] = $0[b] } }
+        }
+    }
+    return w
+}
+
+/// Q4_P16B32 (§6.3): every nibble random (padding too: the activations are zero there).
+private func makeQ4P16B32(n: Int, k: Int, rng: inout RNG) -> [UInt8] {
+    let blocks = (k + 31) / 32, panels = (n + 15) / 16
+    var w = (0..<(panels * blocks * 320)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+    for p in 0..<panels {
+        for b in 0..<blocks {
+            for r in 0..<16 {
+                let scale: Float = 16 * p + r < n ? rng.float(-0.01, 0.01) : 0
+                let at = (p * blocks + b) * 320 + 256 + 4 * r
+                withUnsafeBytes(of: scale.bitPattern.littleEndian) { for i in 0..<4 { w[at + i] = $0[i] } }
+            }
+        }
+    }
+    return w
+}
