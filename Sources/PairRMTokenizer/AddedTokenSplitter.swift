@@ -21,6 +21,8 @@ struct AddedTokenSplitter: Sendable {
     private let tokens: [Token]
     /// Tokens indexed by first byte, so the scan skips positions no token can start at.
     private let byFirstByte: [[Int]]
+    /// Whether some token starts with the byte (the scan's fast skip).
+    private let isFirstByte: [Bool]
 
     init(tokens: [Token]) {
         self.tokens = tokens
@@ -29,6 +31,20 @@ struct AddedTokenSplitter: Sendable {
             index[Int(token.content[0])].append(k)
         }
         byFirstByte = index
+        isFirstByte = index.map { !$0.isEmpty }
+    }
+
+    /// False when no token can start anywhere in `text[from..<to]` (so `split` would return the
+    /// whole range as plain text).
+    func mayOccur(in text: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> Bool {
+        isFirstByte.withUnsafeBufferPointer { first in
+            var i = from
+            while i < to {
+                if first[Int(text[i])] { return true }
+                i += 1
+            }
+            return false
+        }
     }
 
     var isEmpty: Bool { tokens.isEmpty }
@@ -38,6 +54,7 @@ struct AddedTokenSplitter: Sendable {
         var plainStart = from
         var i = from
         while i < to {
+            if !isFirstByte.withUnsafeBufferPointer({ $0[Int(text[i])] }) { i += 1; continue }
             let candidates = byFirstByte[Int(text[i])]
             var best = -1, bestLength = 0
             for k in candidates {

@@ -134,6 +134,19 @@ struct Charsmap: @unchecked Sendable {
         search(bytes, from: from, limit: limit, longest: false)
     }
 
+    /// Whether some key starts with the byte `first` followed by an ASCII byte (1...127).
+    func hasASCIIContinuation(_ first: UInt8) -> Bool {
+        guard !isEmpty, first != 0 else { return false }
+        var id = Self.offset(unit(0)) ^ Int(first)
+        guard id < unitCount, Self.label(unit(id)) == UInt32(first) else { return false }
+        id ^= Self.offset(unit(id))
+        for c in 1..<128 {
+            let child = id ^ c
+            if child < unitCount, Self.label(unit(child)) == UInt32(c) { return true }
+        }
+        return false
+    }
+
     /// Every (key, replacement) pair, for tests and inspection (depth-first, keys in byte order).
     func allRules() -> [(key: [UInt8], replacement: [UInt8])] {
         guard !isEmpty else { return [] }

@@ -14,8 +14,9 @@ public struct Tokenizer: @unchecked Sendable {
     let matcher: PieceMatcher
     let sentencePieceNormalizer: SentencePieceNormalizer
     let huggingFaceNormalizer: HuggingFaceNormalizer
-    /// Pieces the sentencepiece lattice may use (NORMAL, USER_DEFINED).
-    let sentencePieceMatchable: [Bool]
+    /// The sentencepiece lattice score of each piece: its score for NORMAL pieces, sentencepiece's
+    /// `length × max_score − 0.1` for USER_DEFINED ones, NaN for pieces it may not use.
+    let sentencePieceScores: [Float]
     let sentencePieceUnknownScore: Float
     let sentencePieceMaxScore: Float
     let huggingFaceUnknownScore: Double
@@ -67,9 +68,10 @@ public struct Tokenizer: @unchecked Sendable {
         charsmap = try Charsmap(blob: vocabulary.charsmap)
         sentencePieceNormalizer = SentencePieceNormalizer(charsmap: charsmap, settings: settings)
         huggingFaceNormalizer = HuggingFaceNormalizer(charsmap: charsmap)
-        matcher = PieceMatcher(vocabulary: vocabulary)
+        matcher = try PieceMatcher(vocabulary: vocabulary)
 
         var matchable = [Bool](repeating: false, count: count)
+        var spScores = [Float](repeating: .nan, count: count)
         var minNormal = Float.greatestFiniteMagnitude, maxNormal = -Float.greatestFiniteMagnitude
         var minAll = Double.greatestFiniteMagnitude
         var bytes = [Int32](repeating: Int32(unk), count: 256)
@@ -97,9 +99,15 @@ public struct Tokenizer: @unchecked Sendable {
                 bytes[value] = Int32(id)
             }
         }
-        sentencePieceMatchable = matchable
         if minNormal > maxNormal { minNormal = 0; maxNormal = 0 }
         sentencePieceMaxScore = maxNormal
+        for id in 0..<count where matchable[id] {
+            // sentencepiece: USER_DEFINED pieces score length × max_score − 0.1 (always win).
+            let length = Int(vocabulary.pieceOffsets[id + 1] - vocabulary.pieceOffsets[id])
+            spScores[id] = vocabulary.types[id] == PieceType.userDefined.rawValue
+                ? Float(length) * maxNormal - 0.1 : vocabulary.scores[id]
+        }
+        sentencePieceScores = spScores
         // sentencepiece: `min_score_ - kUnkPenalty` stored as float; HF: f64 over all entries.
         sentencePieceUnknownScore = minNormal - 10
         huggingFaceUnknownScore = minAll - 10
@@ -205,131 +213,124 @@ public struct Tokenizer: @unchecked Sendable {
                            contentOnly: Bool, into out: inout [Int32]) {
         var rawPieces: [AddedTokenSplitter.Piece] = []
         rawTokenSplitter.split(p, from: 0, to: p.count, into: &rawPieces)
-        var normalized: [UInt8] = []
+        var normalized = ScratchBuffer<UInt8>(capacity: p.count + p.count / 4 + 16)
+        var ids = ScratchBuffer<Int32>(capacity: p.count / 2 + 16)
+        var word = ScratchBuffer<UInt8>(capacity: 256)
+        defer { normalized.free(); ids.free(); word.free() }
         var pieces: [AddedTokenSplitter.Piece] = []
-        var words = WordEncoder(tokenizer: self)
+        let lattice = Lattice()
         var pendingPrefix = leadingPrefix
         let splitter = contentOnly || leadingPrefix != nil ? contentTokenSplitter : normalizedTokenSplitter
-        for raw in rawPieces {
-            if let id = raw.tokenID {
-                pendingPrefix = nil
-                out.append(id)
-                continue
-            }
-            normalized.removeAll(keepingCapacity: true)
-            huggingFaceNormalizer.normalize(UnsafeBufferPointer(rebasing: p[raw.start..<raw.end]), into: &normalized)
-            normalized.withUnsafeBufferPointer { n in
+        do {
+            let scores = vocabulary.scores.baseAddress!
+            for raw in rawPieces {
+                if let id = raw.tokenID {
+                    pendingPrefix = nil
+                    ids.append(id)
+                    continue
+                }
+                normalized.removeAll()
+                huggingFaceNormalizer.normalize(UnsafeBufferPointer(rebasing: p[raw.start..<raw.end]), into: &normalized)
+                let n = normalized.buffer
                 var from = 0
                 if let prefix = pendingPrefix {
                     pendingPrefix = nil
-                    if n.count >= prefix.content.count, Array(n[0..<prefix.content.count]) == prefix.content {
-                        out.append(prefix.id)
+                    if n.count >= prefix.content.count, prefix.content.withUnsafeBufferPointer({ c in
+                        (0..<c.count).allSatisfy { n[$0] == c[$0] }
+                    }) {
+                        ids.append(prefix.id)
                         from = prefix.content.count
                     }
+                }
+                if splitter.isEmpty || !splitter.mayOccur(in: n, from: from, to: n.count) {
+                    encodeWords(n, from: from, to: n.count, lattice: lattice, word: &word, scores: scores, into: &ids)
+                    continue
                 }
                 pieces.removeAll(keepingCapacity: true)
                 splitter.split(n, from: from, to: n.count, into: &pieces)
                 for piece in pieces {
-                    if let id = piece.tokenID { out.append(id) } else { words.encode(n, from: piece.start, to: piece.end, into: &out) }
+                    if let id = piece.tokenID {
+                        ids.append(id)
+                    } else {
+                        encodeWords(n, from: piece.start, to: piece.end, lattice: lattice, word: &word, scores: scores, into: &ids)
+                    }
                 }
             }
         }
+        out.append(contentsOf: ids.buffer)
+    }
+
+    /// Metaspace (replacement "▁", prepend "always", split) on `n[from..<to]`: ' ' → '▁', prepend
+    /// '▁' unless present, split before every '▁'; then each word through the f64 lattice,
+    /// fusing unknowns (HF mode).
+    @inline(__always)
+    private func encodeWords(_ n: UnsafeBufferPointer<UInt8>, from: Int, to: Int, lattice: Lattice,
+                             word: inout ScratchBuffer<UInt8>, scores: UnsafePointer<Float>, into ids: inout ScratchBuffer<Int32>) {
+        guard to > from else { return }
+        let text = n.baseAddress!
+        let matcher = self.matcher, unknownScore = huggingFaceUnknownScore, unknownID = self.unknownID
+        @inline(__always) func flush() {
+            lattice.encodeDouble(word.base, count: word.count, matcher: matcher, scores: scores,
+                                 unknownScore: unknownScore, unknownID: unknownID, into: &ids)
+            word.removeAll()
+        }
+        word.removeAll()
+        word.reserve(to - from + 3)
+        var k = from
+        // The first word gets the prepended '▁' unless the text starts with one (or a space).
+        if !(text[k] == 0x20 || (to - k >= 3 && text[k] == 0xE2 && text[k + 1] == 0x96 && text[k + 2] == 0x81)) {
+            word.unsafeAppend(0xE2); word.unsafeAppend(0x96); word.unsafeAppend(0x81)
+        }
+        while k < to {
+            let b = text[k]
+            if b == 0x20 {
+                if word.count > 0 { flush() }
+                word.reserve(3)
+                word.unsafeAppend(0xE2); word.unsafeAppend(0x96); word.unsafeAppend(0x81)
+                k += 1
+            } else if b == 0xE2, to - k >= 3, text[k + 1] == 0x96, text[k + 2] == 0x81 {
+                if word.count > 0 { flush() }
+                word.reserve(3)
+                word.unsafeAppend(0xE2); word.unsafeAppend(0x96); word.unsafeAppend(0x81)
+                k += 3
+            } else {
+                word.append(b)
+                k += 1
+            }
+        }
+        if word.count > 0 { flush() }
     }
 
     /// sentencepiece-exact encoding (tokenizer-spec.md §3–§5).
     func encodeSentencePiece(_ p: UnsafeBufferPointer<UInt8>) -> [Int32] {
-        let normalized = sentencePieceNormalizer.normalize(p)
-        var out: [Int32] = []
-        guard !normalized.isEmpty else { return out }
-        var lattice = Lattice()
-        var nodes: [Lattice.Node] = []
-        let maxScore = sentencePieceMaxScore
-        let vocabulary = self.vocabulary
-        normalized.withUnsafeBufferPointer { n in
-            sentencePieceMatchable.withUnsafeBufferPointer { allowed in
-                // sentencepiece: USER_DEFINED pieces score length × max_score − 0.1 (always win).
-                let userDefined: (Int, Int) -> Float? = { id, length in
-                    vocabulary.types[id] == PieceType.userDefined.rawValue ? Float(length) * maxScore - 0.1 : nil
-                }
-                var base: Float = 0
-                var chunkStart = 0
-                func run(_ to: Int) {
-                    nodes.removeAll(keepingCapacity: true)
-                    base = lattice.bestPathFloat(n, from: chunkStart, to: to, base: base, matcher: matcher,
-                                                 scores: vocabulary.scores, allowed: allowed, userDefinedScore: userDefined,
-                                                 unknownScore: sentencePieceUnknownScore, unknownID: unknownID, into: &nodes)
-                    emitSentencePiece(nodes, n, into: &out)
-                    chunkStart = to
-                }
-                if spaceIsBoundary {
-                    var k = 1
-                    while k + 2 < n.count {
-                        if n[k] == 0xE2, n[k + 1] == 0x96, n[k + 2] == 0x81 { run(k) }
-                        k += 1
-                    }
-                }
-                run(n.count)
+        var normalized = ScratchBuffer<UInt8>(capacity: p.count + p.count / 4 + 16)
+        var ids = ScratchBuffer<Int32>(capacity: p.count / 2 + 16)
+        defer { normalized.free(); ids.free() }
+        sentencePieceNormalizer.normalize(p, into: &normalized)
+        guard normalized.count > 0 else { return [] }
+        let lattice = Lattice()
+        let n = normalized.base, count = normalized.count
+        let matcher = self.matcher, unknownScore = sentencePieceUnknownScore, unknownID = self.unknownID
+        sentencePieceScores.withUnsafeBufferPointer { scores in
+        byteIDs.withUnsafeBufferPointer { byteIDs in
+            let scores = scores.baseAddress!
+            let fallback: UnsafePointer<Int32>? = settings.byteFallback ? byteIDs.baseAddress! : nil
+            var base: Float = 0
+            var chunkStart = 0
+            @inline(__always) func run(_ to: Int) {
+                base = lattice.encodeFloat(n + chunkStart, count: to - chunkStart, base: base, matcher: matcher, scores: scores,
+                                           unknownScore: unknownScore, unknownID: unknownID, byteIDs: fallback, into: &ids)
+                chunkStart = to
             }
-        }
-        return out
-    }
-
-    private func emitSentencePiece(_ nodes: [Lattice.Node], _ n: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
-        for node in nodes {
-            guard node.isUnknown else { out.append(node.id); continue }
-            if settings.byteFallback {
-                // Each unknown node is one character; its UTF-8 bytes become <0xXX> pieces.
-                for k in node.start..<node.end { out.append(byteIDs[Int(n[k])]) }
-            } else if out.last != unknownID {
-                // Without byte fallback sentencepiece merges adjacent unknown pieces.
-                out.append(unknownID)
+            if spaceIsBoundary {
+                var k = 1
+                while k + 2 < count {
+                    if n[k] == 0xE2, n[k + 1] == 0x96, n[k + 2] == 0x81 { run(k); k += 3 } else { k += 1 }
+                }
             }
-        }
+            run(count)
+        }}
+        return Array(ids.buffer)
     }
 }
 
-/// Metaspace + Viterbi for one normalized piece between added tokens (HF mode).
-struct WordEncoder {
-    let tokenizer: Tokenizer
-    var lattice = Lattice()
-    var buffer: [UInt8] = []
-    var nodes: [Lattice.Node] = []
-
-    init(tokenizer: Tokenizer) { self.tokenizer = tokenizer }
-
-    /// Metaspace (replacement "▁", prepend "always", split): ' ' → '▁', prepend '▁' unless
-    /// present, split before every '▁'; then each word through the f64 lattice, fusing unknowns.
-    mutating func encode(_ n: UnsafeBufferPointer<UInt8>, from: Int, to: Int, into out: inout [Int32]) {
-        guard to > from else { return }
-        buffer.removeAll(keepingCapacity: true)
-        let startsWithSpaceSymbol = to - from >= 3 && n[from] == 0xE2 && n[from + 1] == 0x96 && n[from + 2] == 0x81
-        if !startsWithSpaceSymbol && n[from] != 0x20 { buffer.append(contentsOf: SentencePieceNormalizer.spaceSymbol) }
-        for k in from..<to {
-            if n[k] == 0x20 { buffer.append(contentsOf: SentencePieceNormalizer.spaceSymbol) } else { buffer.append(n[k]) }
-        }
-        let tokenizer = self.tokenizer
-        buffer.withUnsafeBufferPointer { w in
-            var wordStart = 0
-            var k = 3
-            while k <= w.count {
-                let atEnd = k == w.count
-                if atEnd || (k + 2 < w.count && w[k] == 0xE2 && w[k + 1] == 0x96 && w[k + 2] == 0x81) {
-                    nodes.removeAll(keepingCapacity: true)
-                    lattice.bestPathDouble(w, from: wordStart, to: k, matcher: tokenizer.matcher, scores: tokenizer.vocabulary.scores,
-                                           unknownScore: tokenizer.huggingFaceUnknownScore, unknownID: tokenizer.unknownID, into: &nodes)
-                    var previousUnknown = false
-                    for node in nodes {
-                        let isUnknown = node.id == tokenizer.unknownID
-                        if !(isUnknown && previousUnknown) { out.append(node.id) }
-                        previousUnknown = isUnknown
-                    }
-                    wordStart = k
-                    if atEnd { break }
-                    k += 3
-                } else {
-                    k += 1
-                }
-            }
-        }
-    }
-}

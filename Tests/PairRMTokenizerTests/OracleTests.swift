@@ -97,20 +97,22 @@ final class OracleTests: XCTestCase {
         // Alphabet: letters that form many overlapping pieces, digits, punctuation, CJK, an
         // unknown ideograph, a combining mark, a byte-piece spelling fragment, and '▁'.
         let alphabet = ["a", "b", "e", "f", "m", "x", "k", "t", "h", "1", "0", ".", "-", "<", ">", "漢", "字", "𪚥", "\u{301}", "é", "[", "]", "P"]
-        var lattice = Lattice()
+        let lattice = Lattice()
         for round in 0..<2000 {
             let length = Int(next() % 9) + 1
             var word = "▁"
             for _ in 0..<length { word += alphabet[Int(next() % UInt64(alphabet.count))] }
             if round % 5 == 0 { word.removeFirst() }
             let w = Array(word.utf8)
-            var nodes: [Lattice.Node] = []
+            var ids = ScratchBuffer<Int32>(capacity: 16)
+            defer { ids.free() }
             w.withUnsafeBufferPointer { p in
-                lattice.bestPathDouble(p, from: 0, to: p.count, matcher: t.matcher, scores: t.vocabulary.scores,
-                                       unknownScore: t.huggingFaceUnknownScore, unknownID: t.unknownID, into: &nodes)
+                lattice.encodeDouble(p.baseAddress!, count: p.count, matcher: t.matcher, scores: t.vocabulary.scores.baseAddress!,
+                                     unknownScore: t.huggingFaceUnknownScore, unknownID: t.unknownID, into: &ids)
             }
-            var got: [Int32] = []
-            for node in nodes where !(node.id == t.unknownID && got.last == t.unknownID) { got.append(node.id) }
+            let nodes = lattice.nodes(w.count, unknownID: t.unknownID)
+            let got = Array(ids.buffer)
+
             let expected = oracle.encode(w)
             XCTAssertEqual(got, expected.ids, "word \(word.debugDescription)")
             let gotScore = nodes.reduce(0.0) { $0 + ($1.isUnknown ? oracle.unknownScore : Double(t.vocabulary.scores[Int($1.id)])) }
