@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "PairRMConverter", targets: ["PairRMConverter"]),
         .library(name: "PairRMTokenizer", targets: ["PairRMTokenizer"]),
         .library(name: "PairRMRuntime", targets: ["PairRMRuntime"]),
+        .library(name: "PairRM", targets: ["PairRM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,6 +50,11 @@ let package = Package(
             path: "Sources/PairRMRuntime"
         ),
         .target(
+            name: "PairRM",
+            dependencies: ["PairRMTokenizer", "PairRMRuntime", "PairRMFormat"],
+            path: "Sources/PairRM"
+        ),
+        .target(
             name: "PairRMConverter",
             dependencies: ["PairRMFormat", "PairRMKernels"],
             path: "Tools/Converter"
@@ -58,6 +64,8 @@ let package = Package(
             dependencies: [
                 "PairRMFormat",
                 "PairRMConverter",
+                "PairRM",
+                "PairRMTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/pairrm"
@@ -90,6 +98,11 @@ let package = Package(
             name: "PairRMTokenizerTests",
             dependencies: ["PairRMTokenizer", "PairRMFormat", "PairRMConverter"],
             path: "Tests/PairRMTokenizerTests"
+        ),
+        .testTarget(
+            name: "PairRMTests",
+            dependencies: ["PairRM", "PairRMConverter", "PairRMFormat", "PairRMRuntime", "PairRMTokenizer"],
+            path: "Tests/PairRMTests"
         ),
         .testTarget(
             name: "PairRMConverterTests",

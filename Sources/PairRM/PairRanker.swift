@@ -1,0 +1,265 @@
+import PairRMFormat
+import PairRMRuntime
+import PairRMTokenizer
+
+/// Per-call settings. Every public method takes `options: RankerOptions? = nil`, which means
+/// the ranker's `defaults`.
+public struct RankerOptions: Sendable {
+    /// Worker threads inside one forward pass (results are bit-identical for any value).
+    public var threads: Int
+    /// Forward passes in flight at once, each on its own pooled `InferenceContext`. Single
+    /// calls spread their independent pairs over these; batched calls spread their items.
+    /// Results never depend on it (unlike LLM-Blender, whose candidate cap depends on the
+    /// longest source of a DataLoader batch: we always use the per-example cap of
+    /// pairrm-spec.md §2.3, which equals Blender with `batch_size=1`).
+    public var batchSize: Int
+    /// Token budget of `[CLS] <|source|> instruction+prompt [SEP]` (PairRM: 1224).
+    public var sourceMaxLength: Int
+    /// Candidate budget before the source's unused budget is shared out (PairRM: 412); each
+    /// candidate gets `(sourceMaxLength + 2·candidateMaxLength − Ls) / 2` tokens.
+    public var candidateMaxLength: Int
+    /// Blender's collator replaces every literal `"[SEP]"` in the source and the candidates
+    /// with `" "` before tokenizing (pairrm-spec.md §2.4 step 2). On by default (parity); off
+    /// gives the HF-wrapper behaviour (`[SEP]` becomes separator id 2).
+    public var replaceSeparatorLiterals: Bool
+    /// Throw `PairRMError.inputTooLong` instead of truncating a text that exceeds its budget
+    /// (LLM-Blender always truncates, keeping the beginning).
+    public var rejectTruncation: Bool
+    /// Checked before every forward pass; cancelled → `CancellationError`.
+    public var cancellation: CancellationToken?
+
+    public init(threads: Int = 1, batchSize: Int = 1, sourceMaxLength: Int = 1224, candidateMaxLength: Int = 412,
+                replaceSeparatorLiterals: Bool = true, rejectTruncation: Bool = false,
+                cancellation: CancellationToken? = nil) {
+        self.threads = threads
+        self.batchSize = batchSize
+        self.sourceMaxLength = sourceMaxLength
+        self.candidateMaxLength = candidateMaxLength
+        self.replaceSeparatorLiterals = replaceSeparatorLiterals
+        self.rejectTruncation = rejectTruncation
+        self.cancellation = cancellation
+    }
+
+    /// Longest assembled sequence these options can produce.
+    public var maxTokens: Int { sourceMaxLength + 2 * candidateMaxLength }
+
+    func validated() throws -> RankerOptions {
+        func bad(_ field: String, _ problem: String, _ fix: String) -> PairRMError {
+            PairRMError(.invalidArgument, field: field, problem: problem, fix: fix)
+        }
+        guard threads >= 1 else { throw bad("threads", "\(threads) is not ≥ 1", "pass 1 or more") }
+        guard batchSize >= 1 else { throw bad("batchSize", "\(batchSize) is not ≥ 1", "pass 1 or more") }
+        guard sourceMaxLength >= 3, candidateMaxLength >= 3 else {
+            throw bad(sourceMaxLength < 3 ? "sourceMaxLength" : "candidateMaxLength", "must be ≥ 3 ([CLS], prefix, [SEP])",
+                      "use PairRM's 1224 / 412")
+        }
+        guard maxTokens <= PairRMModel.maxTokens else {
+            throw bad("sourceMaxLength/candidateMaxLength", "\(sourceMaxLength) + 2 × \(candidateMaxLength) = \(maxTokens) tokens exceeds the model's \(PairRMModel.maxTokens)",
+                      "keep sourceMaxLength + 2 × candidateMaxLength ≤ \(PairRMModel.maxTokens) (PairRM: 1224 + 2 × 412)")
+        }
+        return self
+    }
+}
+
+/// PairRM with LLM-Blender's API: load once, share everywhere.
+///
+/// `PairRanker` is immutable apart from an internal, locked pool of inference contexts, so one
+/// instance can be used from any number of threads or tasks at once. Each forward pass borrows
+/// a context (allocated on first need for its thread count, then reused: no per-call
+/// allocation of the large buffers in steady state) and returns it to the pool.
+///
+/// Semantics follow `llm_blender.Blender` with PairRM on CPU in float32 (pairrm-spec.md §4),
+/// checked by `Tests/PairRMTests/ParityTests.swift` against fixtures made by LLM-Blender's own
+/// code (`Tools/python/parity/make_parity.py`). `L(x, a, b)` below is the model's logit for
+/// source `x` with `a` as candidate 1 (left) and `b` as candidate 2 (right); > 0 means the
+/// model prefers the left one.
+public final class PairRanker: Sendable {
+    public let model: PairRMModel
+    public let tokenizer: Tokenizer
+    /// Options used when a call passes none.
+    public let defaults: RankerOptions
+    let pool: ContextPool
+
+    /// Loads a `.prm` file. `defaults` start from the container's `pairrm.source_max_length` /
+    /// `pairrm.candidate_max_length` when present.
+    public convenience init(path: String, options: RankerOptions? = nil) throws {
+        try self.init(model: PairRMModel(path: path), options: options)
+    }
+
+    public init(model: PairRMModel, options: RankerOptions? = nil, maxPooledContexts: Int = 16) throws {
+        self.model = model
+        let metadata = model.file.metadata
+        var settings = TokenizerSettings.debertaV3
+        if let value = metadata.bool("tokenizer.add_dummy_prefix") { settings.addDummyPrefix = value }
+        if let value = metadata.bool("tokenizer.remove_extra_whitespaces") { settings.removeExtraWhitespaces = value }
+        if let value = metadata.bool("tokenizer.escape_whitespaces") { settings.escapeWhitespaces = value }
+        if let value = metadata.bool("tokenizer.byte_fallback") { settings.byteFallback = value }
+        tokenizer = try Tokenizer(vocabulary: model.file.vocabulary, settings: settings)
+        var defaults = options ?? RankerOptions()
+        if options == nil {
+            if let value = metadata.int("pairrm.source_max_length") { defaults.sourceMaxLength = Int(value) }
+            if let value = metadata.int("pairrm.candidate_max_length") { defaults.candidateMaxLength = Int(value) }
+        }
+        self.defaults = try defaults.validated()
+        pool = ContextPool(model: model, limit: maxPooledContexts)
+    }
+
+    func resolve(_ options: RankerOptions?) throws -> RankerOptions {
+        try (options ?? defaults).validated()
+    }
+
+    /// Contexts currently idle in the pool (diagnostics, tests).
+    public var pooledContexts: Int { pool.idleCount }
+}
+
+// MARK: - Input preparation
+
+/// One source with its candidate segments tokenized once; any ordered pair is then assembled
+/// by concatenation (the candidate cap depends only on the source length, and the candidate
+/// text after `<|candidate1|>` / `<|candidate2|>` tokenizes identically, pairrm-spec.md §2.1).
+struct PreparedInput {
+    var source: [Int32]
+    /// `[CLS] <|candidate1|> … [SEP]` per candidate.
+    var candidates: [[Int32]]
+    var candidate1ID: Int32
+    var candidate2ID: Int32
+
+    /// Ids and prefix positions for `L(x, candidates[left], candidates[right])`.
+    func pair(_ left: Int, _ right: Int) -> (ids: [Int32], positions: (source: Int, candidate1: Int, candidate2: Int)) {
+        var ids = source
+        ids.reserveCapacity(source.count + candidates[left].count + candidates[right].count)
+        ids += candidates[left]
+        let rightStart = ids.count
+        ids += candidates[right]
+        ids[rightStart + 1] = candidate2ID
+        return (ids, (1, source.count + 1, rightStart + 1))
+    }
+}
+
+extension PairRanker {
+    /// Blender's `str.replace("[SEP]", " ")`: left to right, non-overlapping, one pass.
+    static func replacingSeparators(_ text: String) -> String {
+        let needle = Array("[SEP]".utf8)
+        let bytes = Array(text.utf8)
+        guard bytes.count >= needle.count else { return text }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        var changed = false
+        while i < bytes.count {
+            if bytes[i] == 0x5B, i + needle.count <= bytes.count, Array(bytes[i..<(i + needle.count)]) == needle {
+                out.append(0x20)
+                i += needle.count
+                changed = true
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return changed ? String(decoding: out, as: UTF8.self) : text
+    }
+
+    /// Tokenizes `instruction + prompt` (no separator, as Blender's `RankerDataset`) and each
+    /// distinct candidate once.
+    func prepare(prompt: String, instruction: String, candidates: [String], options: RankerOptions) throws -> PreparedInput {
+        let fix = options.replaceSeparatorLiterals ? Self.replacingSeparators : { $0 }
+        let source = fix(instruction + prompt)
+        var segments: [[Int32]] = []
+        var seen: [String: Int] = [:]
+        var sourceIDs: [Int32] = []
+        var ids1: Int32 = 0, ids2: Int32 = 0
+        func encode(_ candidate: String) throws -> PairEncoding {
+            try tokenizer.encodePair(source: source, candidateA: candidate, candidateB: "",
+                                     sourceMaxLength: options.sourceMaxLength, candidateMaxLength: options.candidateMaxLength)
+        }
+        for (index, raw) in candidates.enumerated() {
+            if let earlier = seen[raw] { segments.append(segments[earlier]); continue }
+            let encoding = try encode(fix(raw))
+            let sourceEnd = encoding.candidateAPosition - 1, candidateEnd = encoding.candidateBPosition - 1
+            if sourceIDs.isEmpty {
+                sourceIDs = Array(encoding.ids[0..<sourceEnd])
+                ids1 = encoding.ids[encoding.candidateAPosition]
+                ids2 = encoding.ids[encoding.candidateBPosition]
+            }
+            segments.append(Array(encoding.ids[sourceEnd..<candidateEnd]))
+            seen[raw] = index
+        }
+        if sourceIDs.isEmpty {  // no candidates: still report the source (callers reject n = 0 earlier)
+            let encoding = try encode("")
+            sourceIDs = Array(encoding.ids[0..<(encoding.candidateAPosition - 1)])
+        }
+        if options.rejectTruncation {
+            try checkTruncation(source: source, candidates: candidates.map(fix), sourceIDs: sourceIDs, segments: segments, options: options)
+        }
+        return PreparedInput(source: sourceIDs, candidates: segments,
+                             candidate1ID: ids1 != 0 ? ids1 : model.config.candidate1PrefixID,
+                             candidate2ID: ids2 != 0 ? ids2 : model.config.candidate2PrefixID)
+    }
+
+    /// Exact: re-encodes each part without limits and compares lengths with the budget.
+    private func checkTruncation(source: String, candidates: [String], sourceIDs: [Int32], segments: [[Int32]], options: RankerOptions) throws {
+        let unlimited = 1 << 28
+        let cap = (options.sourceMaxLength + 2 * options.candidateMaxLength - sourceIDs.count) / 2
+        for (index, candidate) in (candidates.isEmpty ? [""] : candidates).enumerated() {
+            let full = try tokenizer.encodePair(source: source, candidateA: candidate, candidateB: "",
+                                                sourceMaxLength: unlimited, candidateMaxLength: unlimited)
+            let sourceLength = full.candidateAPosition - 1
+            if sourceLength > options.sourceMaxLength {
+                throw PairRMError(.inputTooLong, field: "prompt",
+                                  problem: "instruction + prompt is \(sourceLength) tokens; the source budget is \(options.sourceMaxLength)",
+                                  fix: "shorten it, raise sourceMaxLength (keeping sourceMaxLength + 2 × candidateMaxLength ≤ 2048), or allow truncation")
+            }
+            let length = full.candidateBPosition - 1 - sourceLength
+            if !candidates.isEmpty, length > cap {
+                throw PairRMError(.inputTooLong, field: "candidates[\(index)]",
+                                  problem: "\(length) tokens; this source leaves each candidate \(cap)",
+                                  fix: "shorten it or allow truncation (Blender keeps its first \(cap - 2) tokens)")
+            }
+        }
+    }
+
+    /// Logits of ordered pairs `(left, right)` of one prepared input, spread over
+    /// `options.batchSize` pooled contexts.
+    func logits(_ input: PreparedInput, pairs: [(Int, Int)], options: RankerOptions) throws -> [Float] {
+        try parallelMap(pairs.count, workers: options.batchSize) { k in
+            try options.cancellation?.check()
+            let (ids, positions) = input.pair(pairs[k].0, pairs[k].1)
+            return try pool.withContext(threads: options.threads, maxTokens: max(options.maxTokens, ids.count)) { context in
+                try model.score(ids: ids, positions: positions, context: context).logit
+            }
+        }
+    }
+}
+
+// MARK: - Context pool
+
+/// Idle `InferenceContext`s, keyed by thread count; a borrowed context serves one forward pass.
+final class ContextPool: @unchecked Sendable {
+    let model: PairRMModel
+    let limit: Int
+    private let lock = Lock()
+    private var idle: [InferenceContext] = []
+
+    init(model: PairRMModel, limit: Int) {
+        self.model = model
+        self.limit = max(1, limit)
+    }
+
+    var idleCount: Int { lock.withLock { idle.count } }
+
+    func withContext<T>(threads: Int, maxTokens: Int, _ body: (InferenceContext) throws -> T) throws -> T {
+        let reused: InferenceContext? = lock.withLock {
+            guard let index = idle.lastIndex(where: { $0.threads == threads && $0.maxTokens >= maxTokens }) else { return nil }
+            return idle.remove(at: index)
+        }
+        // New contexts are sized for the whole PairRM window so they can serve any later call.
+        let context = reused ?? InferenceContext(model: model, maxTokens: max(maxTokens, PairRMModel.maxTokens), threads: threads)
+        defer {
+            lock.withLock {
+                idle.append(context)
+                if idle.count > limit { idle.removeFirst(idle.count - limit) }
+            }
+        }
+        return try body(context)
+    }
+}

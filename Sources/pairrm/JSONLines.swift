@@ -1,0 +1,262 @@
+import ArgumentParser
+import PairRM
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Options shared by the JSONL subcommands (compare, rank, best-of-n, compare-conversations).
+struct RankerArguments: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The .prm model file (default: $PAIRRM_MODEL).", valueName: "FILE"))
+    var model: String?
+
+    @Option(name: .long, help: "Worker threads inside each forward pass.")
+    var threads: Int = 1
+
+    @Option(name: .long, help: "Input lines processed at once (each on its own inference context; output order is kept).")
+    var batchSize: Int = 1
+
+    @Option(name: .long, help: "Source token budget (PairRM: 1224).")
+    var sourceMaxLength: Int?
+
+    @Option(name: .long, help: "Candidate token budget (PairRM: 412).")
+    var candidateMaxLength: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Over-long texts: 'truncate' keeps their beginning like LLM-Blender; 'error' rejects the line.",
+                                            valueName: "truncate|error"))
+    var truncation: Truncation = .truncate
+
+    @Flag(name: .long, help: "Keep literal \"[SEP]\" in texts (HF-wrapper behaviour) instead of LLM-Blender's rewrite to a space.")
+    var keepSepLiterals = false
+
+    func loadRanker() throws -> PairRanker {
+        try loadPairRanker(model: model, threads: threads, batchSize: batchSize, sourceMaxLength: sourceMaxLength,
+                           candidateMaxLength: candidateMaxLength, rejectTruncation: truncation == .error,
+                           replaceSeparatorLiterals: !keepSepLiterals)
+    }
+}
+
+/// Loads the model named by `--model` or `PAIRRM_MODEL` with per-run options.
+func loadPairRanker(model: String?, threads: Int, batchSize: Int = 1, sourceMaxLength: Int? = nil, candidateMaxLength: Int? = nil,
+                    rejectTruncation: Bool = false, replaceSeparatorLiterals: Bool = true) throws -> PairRanker {
+    guard let path = model ?? getenv("PAIRRM_MODEL").map({ String(cString: $0) }), !path.isEmpty else {
+        throw ValidationError("no model: pass --model FILE or set PAIRRM_MODEL")
+    }
+    do {
+        let ranker = try PairRanker(path: path)
+        var options = ranker.defaults
+        options.threads = threads
+        options.batchSize = batchSize
+        if let sourceMaxLength { options.sourceMaxLength = sourceMaxLength }
+        if let candidateMaxLength { options.candidateMaxLength = candidateMaxLength }
+        options.rejectTruncation = rejectTruncation
+        options.replaceSeparatorLiterals = replaceSeparatorLiterals
+        return try PairRanker(model: ranker.model, options: options)
+    } catch let error as PairRMError where error.kind == .invalidArgument {
+        throw ValidationError(error.description)
+    }
+}
+
+enum Truncation: String, ExpressibleByArgument, CaseIterable { case truncate, error }
+
+enum OnError: String, ExpressibleByArgument, CaseIterable { case stop, skip }
+
+/// Input/output options shared by the JSONL subcommands.
+struct LineArguments: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Read JSONL from FILE instead of standard input.", valueName: "FILE"))
+    var input: String?
+
+    @Option(name: .long, help: ArgumentHelp("""
+        On a bad line: 'stop' writes the results before it, reports the line on stderr and exits 1; \
+        'skip' writes {"id","error"} in its place, reports it and goes on (exit 0).
+        """, valueName: "stop|skip"))
+    var onError: OnError = .stop
+
+    @Option(name: .long, help: "Lines longer than this many bytes are bad lines.")
+    var maxLineBytes: Int = 8 << 20
+}
+
+/// Shared text of the subcommands' help.
+let jsonLinesDiscussion = """
+    Input is JSONL (one JSON object per line) on standard input or --input FILE. Output is one
+    JSONL line per input line, in input order, on standard output, carrying the input's "id"
+    when present. Blank lines are ignored. A bad line (invalid JSON, missing or mistyped fields,
+    an empty candidate list, mismatched conversations, a line over --max-line-bytes, or with
+    --truncation error a text over its token budget) is reported on stderr as "line N: …";
+    see --on-error. Results already written are never lost: each line is written whole.
+    A progress bar (lines/s, ETA) is drawn on stderr when it is a terminal.
+
+    Exit codes: 0 success (also with --on-error skip); 1 bad input line or model file;
+    64 command-line usage error.
+    """
+
+/// Reads lines from a file descriptor in blocks (no Foundation, no line-length limit beyond memory).
+final class LineReader {
+    let fd: Int32
+    var buffer: [UInt8] = []
+    var start = 0
+    var eof = false
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// The next line without its "\n" (and a trailing "\r"), or nil at the end.
+    func next() -> [UInt8]? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: 0x0A) {
+                var line = Array(buffer[start..<newline])
+                start = newline + 1
+                if line.last == 0x0D { line.removeLast() }
+                return line
+            }
+            if eof {
+                guard start < buffer.count else { return nil }
+                let line = Array(buffer[start...])
+                start = buffer.count
+                return line
+            }
+            if start > 0 { buffer.removeFirst(start); start = 0 }
+            var block = [UInt8](repeating: 0, count: 1 << 16)
+            let count = block.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count <= 0 { eof = true } else { buffer += block[0..<count] }
+        }
+    }
+}
+
+/// Writes whole lines to stdout with write(2): each result line is on disk/pipe before the next is computed.
+func writeStandardOutput(_ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeMutableBytes { write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0, errno == EINTR { continue }
+        if written <= 0 { return }
+        offset += written
+    }
+}
+
+/// An items/s progress bar on stderr (only when stderr is a terminal), with ETA when the total is known.
+final class LineProgressBar: @unchecked Sendable {
+    let enabled = isatty(STDERR_FILENO) == 1
+    let label: String
+    let total: Int?
+    let unit: String
+    let started = monotonicSeconds()
+    var lastDraw = 0.0
+
+    init(label: String, total: Int?, unit: String = "lines") {
+        self.label = label
+        self.total = total
+        self.unit = unit
+    }
+
+    func update(done: Int, failed: Int, force: Bool = false) {
+        guard enabled else { return }
+        let now = monotonicSeconds()
+        guard force || now - lastDraw > 0.1 else { return }
+        lastDraw = now
+        let elapsed = now - started
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        var text = "\r\u{1B}[2K\(label) "
+        if let total, total > 0 {
+            let fraction = min(1, Double(done) / Double(total))
+            let width = 30, filled = Int(fraction * Double(width))
+            text += String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            let eta = rate > 0 ? Double(total - done) / rate : 0
+            text += " \(done)/\(total) \(String(format1: rate)) \(unit)/s ETA \(Int(eta.rounded()))s"
+        } else {
+            text += "\(done) \(unit) \(String(format1: rate)) \(unit)/s"
+        }
+        if failed > 0 { text += " (\(failed) bad)" }
+        writeStandardError(text)
+    }
+
+    func finish() {
+        if enabled { writeStandardError("\r\u{1B}[2K") }
+    }
+}
+
+/// The JSONL loop shared by the subcommands: read, process `batchSize` lines at a time, write
+/// in order, stop or skip on bad lines. Throws `ExitCode(1)` after a bad line with `stop`.
+func runJSONLines(task: LineTask, ranker: RankerArguments, lines: LineArguments, label: String) throws {
+    let pairRanker: PairRanker
+    do {
+        pairRanker = try ranker.loadRanker()
+    } catch let error as ValidationError {
+        throw error
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode(1)
+    }
+    let fd: Int32
+    var total: Int? = nil
+    if let path = lines.input {
+        fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            printError("error: cannot open --input \(path): \(String(cString: strerror(errno)))")
+            throw ExitCode(1)
+        }
+        // A regular file is counted first so the bar can show an ETA (cheap next to the model);
+        // pipes and FIFOs are read once.
+        var info = stat()
+        if isatty(STDERR_FILENO) == 1, fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+            let counter = LineReader(fd: open(path, O_RDONLY))
+            var count = 0
+            while counter.next() != nil { count += 1 }
+            close(counter.fd)
+            total = count
+        }
+    } else {
+        fd = STDIN_FILENO
+    }
+    defer { if fd != STDIN_FILENO { close(fd) } }
+
+    let processor = LineProcessor(task: task, maxLineBytes: lines.maxLineBytes)
+    let reader = LineReader(fd: fd)
+    let bar = LineProgressBar(label: label, total: total)
+    defer { bar.finish() }
+    let chunkSize = max(1, pairRanker.defaults.batchSize)
+    var number = 0, done = 0, failed = 0
+    while true {
+        var chunk: [(number: Int, bytes: [UInt8])] = []
+        while chunk.count < chunkSize, let line = reader.next() {
+            number += 1
+            chunk.append((number, line))
+        }
+        if chunk.isEmpty { break }
+        let base = done, baseFailed = failed
+        let outcomes = processor.process(chunk, ranker: pairRanker) { p in bar.update(done: base + p.completed, failed: baseFailed + p.failed) }
+        for outcome in outcomes {
+            done += 1
+            switch outcome {
+            case .blank: continue
+            case .output(let text): writeStandardOutput(text + "\n")
+            case .failure(let failure):
+                failed += 1
+                bar.finish()
+                printError("error: \(failure)")
+                if lines.onError == .stop { throw ExitCode(1) }
+                writeStandardOutput(failure.record + "\n")
+            }
+        }
+        bar.update(done: done, failed: failed, force: true)
+    }
+    bar.finish()
+    if failed > 0 { printError("\(failed) bad line\(failed == 1 ? "" : "s") skipped (--on-error skip)") }
+}
+
+/// Parses a comma-separated permutation like "2,0,1".
+func parseOrder(_ text: String) throws -> [Int] {
+    let parts = text.split(separator: ",").map { $0.trimmingCharacters() }
+    let values = parts.compactMap { Int($0) }
+    guard values.count == parts.count, !values.isEmpty else {
+        throw ValidationError("--start-order must be comma-separated indices, e.g. 2,0,1")
+    }
+    return values
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}
