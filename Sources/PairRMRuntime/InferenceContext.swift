@@ -35,8 +35,9 @@ public final class InferenceContext: @unchecked Sendable {
         hidden = config.hiddenSize
         var allocations: [UnsafeMutableRawPointer] = []
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+            // Not zeroed on purpose: every buffer is written before it is read, and untouched pages
+            // of a context sized for 2048 tokens then never become resident for shorter inputs.
             let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-            raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
             allocations.append(raw)
             return raw.assumingMemoryBound(to: Float.self)
         }
