@@ -10,6 +10,8 @@ if ! command -v aarch64-linux-gnu-gcc >/dev/null || ! command -v qemu-aarch64 >/
     apt-get install -y -qq gcc-aarch64-linux-gnu qemu-user >/dev/null
 fi
 out="${TMPDIR:-/tmp}/prm_kernel_selftest_aarch64"
-aarch64-linux-gnu-gcc -O2 -march=armv8.2-a+dotprod -Wall -o "$out" \
+# No -march: the dotprod code must be enabled by its per-function target attributes alone, as in
+# the SwiftPM build, so the same binary runs on any arm64 and dispatches at run time.
+aarch64-linux-gnu-gcc -O2 -Wall -o "$out" \
     "$root/Tools/kernels/kernel_selftest.c" "$k/dispatch.c" "$k"/generic/*.c "$k"/arch/arm/*.c -lm -lpthread
 qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu "$out"
