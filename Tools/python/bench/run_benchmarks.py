@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Runtime benchmark: PairRM-Swift (f32/q8/q4) against PyTorch fp32 eager and ONNX Runtime int8
+(dynamic quantization of an ONNX export), in ONE run on the same machine, same full-size
+checkpoint, same thread counts. Prints a markdown table with ratios against each anchor.
+
+Ours: `.build/release/pairrm-bench latency` (synthetic assembled inputs of exact lengths, one
+process per model/threads/length so peak RSS is per length). References:
+Tools/python/bench/bench_reference.py in the reference venv (see Tools/python/requirements-reference.txt).
+
+Usage (standard library only; the reference part needs the venv's python):
+  swift build -c release --product pairrm-bench
+  python3 Tools/python/bench/run_benchmarks.py --checkpoint /work/scratch/ckpt/full-pairrm-hf \\
+      --model f32=/work/scratch/full-f32.prm --model q8=/work/scratch/full-q8.prm \\
+      --model q4=/work/scratch/full-q4.prm --threads 1 --threads 2 --out bench.json
+Add --reference-json FILE (repeatable, one per thread count) to reuse reference results instead
+of re-running them (PyTorch at 2048 tokens takes minutes).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+LENGTHS = [128, 512, 2048]
+
+
+def run_ours(bench, model, threads, length, batch):
+    command = [bench, "latency", "--model", model, "--threads", str(threads), "--tokens", str(length),
+               "--runs", "3" if length < 2048 else "1", "--batch-pairs", "8" if batch else "0"]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output)
+
+
+def ours(args):
+    results = []
+    for spec in args.model:
+        name, path = spec.split("=", 1)
+        for threads in args.threads:
+            row = {"engine": f"pairrm-swift {name}", "threads": threads, "latency": {}, "peak_rss_mb": {}}
+            for length in LENGTHS:
+                print(f"ours {name} threads={threads} T={length}", file=sys.stderr, flush=True)
+                result = run_ours(args.bench, path, threads, length, batch=(length == 128))
+                row["latency"][str(length)] = result["latency_seconds"][str(length)]
+                row["peak_rss_mb"][str(length)] = result["peak_rss_bytes"] / 2**20
+                row["load_s"] = min(row.get("load_s", 1e9), result["load_seconds"])
+                row["kernels"] = result["kernels"]
+                if "batch_pairs_per_second" in result:
+                    row["pairs_per_s"] = result["batch_pairs_per_second"]
+            results.append(row)
+    return results
+
+
+def references(args):
+    rows = []
+    if args.reference_json:
+        documents = [json.load(open(path)) for path in args.reference_json]
+    else:
+        documents = []
+        for threads in args.threads:
+            out = f"/tmp/pairrm-bench-reference-{threads}t.json"
+            subprocess.run([args.python, os.path.join(ROOT, "Tools/python/bench/bench_reference.py"),
+                            "--checkpoint", args.checkpoint, "--threads", str(threads), "--out", out], check=True)
+            documents.append(json.load(open(out)))
+    for document in documents:
+        for engine in document["engines"]:
+            rows.append({
+                "engine": engine["engine"], "threads": engine["threads"], "load_s": engine["load_s"],
+                "latency": {k: v["median_s"] for k, v in engine["latency"].items()},
+                "pairs_per_s": engine.get("batch8x256", {}).get("pairs_per_s"),
+                "peak_rss_mb": {"all": engine["peak_rss_mb"]},
+            })
+    return rows
+
+
+def table(rows):
+    anchors = {(r["engine"], r["threads"]): r for r in rows if not r["engine"].startswith("pairrm-swift")}
+    lines = ["| engine | threads | load | 128 tok | 512 tok | 2048 tok | 8×256 pairs/s | peak RSS | vs ORT int8 (128/512/2048) | vs PyTorch fp32 (128/512/2048) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        ort = anchors.get(("onnxruntime-int8-dynamic", row["threads"]))
+        torch = anchors.get(("pytorch-fp32-eager", row["threads"]))
+
+        def ratio(anchor):
+            if anchor is None or row["engine"] == anchor["engine"]:
+                return "—"
+            return " / ".join(f"{anchor['latency'][str(n)] / row['latency'][str(n)]:.2f}×" for n in LENGTHS
+                              if str(n) in anchor["latency"] and str(n) in row["latency"])
+        rss = row["peak_rss_mb"]
+        rss_text = f"{rss['all']:.0f} MB" if "all" in rss else " / ".join(f"{rss[str(n)]:.0f}" for n in LENGTHS) + " MB"
+        pairs = f"{row['pairs_per_s']:.2f}" if row.get("pairs_per_s") else "—"
+        lines.append(f"| {row['engine']} | {row['threads']} | {row['load_s']:.3f} s | "
+                     + " | ".join(f"{row['latency'][str(n)]:.3f} s" for n in LENGTHS)
+                     + f" | {pairs} | {rss_text} | {ratio(ort)} | {ratio(torch)} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, help="full-size PairRM-hf checkpoint directory (for the references)")
+    parser.add_argument("--model", action="append", required=True, help="NAME=FILE.prm of ours, repeatable")
+    parser.add_argument("--threads", action="append", type=int, required=True)
+    parser.add_argument("--bench", default=os.path.join(ROOT, ".build/release/pairrm-bench"))
+    parser.add_argument("--python", default="/work/venv-ref/bin/python", help="reference venv python")
+    parser.add_argument("--reference-json", action="append", help="reuse bench_reference.py output (one per thread count)")
+    parser.add_argument("--out", help="write all rows as JSON")
+    args = parser.parse_args()
+    started = time.time()
+    load = os.getloadavg()
+    rows = ours(args) + references(args)
+    rows.sort(key=lambda r: (r["threads"], r["engine"]))
+    print(f"machine: {os.cpu_count()} cores, load average at start {load[0]:.2f}; {time.time() - started:.0f} s\n")
+    print(table(rows))
+    if args.out:
+        json.dump({"rows": rows, "loadavg_start": load}, open(args.out, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
