@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pairrm-bench",
         abstract: "Measure the runtime: latency per pair at given lengths, and fidelity of quantized models against f32.",
-        subcommands: [Latency.self, Fidelity.self]
+        subcommands: [Latency.self, Fidelity.self, Reference.self]
     )
 }
 
@@ -141,6 +141,40 @@ struct Fidelity: ParsableCommand {
             "mean_abs_reference_s": referenceLogits.reduce(0, +) / Double(referenceLogits.count),
         ]
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+struct Reference: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare our logits with PyTorch's (Tools/python/golden/reference_logits.py output) on the same pairs.",
+        discussion: "Prints the largest |ours − PyTorch| over both orders of every pair, as JSON.")
+
+    @Option(help: "The .prm model (normally f32).") var model: String
+    @Option(help: "Pairs JSONL (Tools/python/golden/make_pairs.py).") var pairs: String
+    @Option(help: "reference_logits.py output JSON.") var logits: String
+    @Option(help: "Threads.") var threads: Int = 2
+
+    func run() throws {
+        let loaded = try PairRMModel(path: model)
+        let context = InferenceContext(model: loaded, maxTokens: 2048, threads: threads)
+        let lines = try String(contentsOfFile: pairs, encoding: .utf8).split(separator: "\n")
+        let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: logits))) as! [String: Any]
+        var worst = 0.0
+        var rows: [[String: Any]] = []
+        for result in reference["results"] as! [[String: Any]] {
+            let index = (result["index"] as! NSNumber).intValue
+            let object = try JSONSerialization.jsonObject(with: Data(lines[index].utf8)) as! [String: Any]
+            for order in ["ab", "ba"] {
+                let ids = (object["ids_\(order)"] as! [NSNumber]).map(\.int32Value)
+                let p = (object["pos_\(order)"] as! [NSNumber]).map(\.intValue)
+                let ours = try loaded.score(ids: ids, positions: (p[0], p[1], p[2]), context: context).logit
+                let theirs = (result["logit_\(order)"] as! NSNumber).doubleValue
+                worst = max(worst, abs(Double(ours) - theirs))
+                rows.append(["index": index, "order": order, "T": ids.count, "ours": Double(ours), "pytorch": theirs])
+            }
+        }
+        let data = try JSONSerialization.data(withJSONObject: ["max_abs_error": worst, "logits": rows], options: [.prettyPrinted, .sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }
 }
