@@ -1,6 +1,9 @@
-// Single-thread GEMM throughput of each kernel variant at PairRM shapes (GOP/s, 2·m·n·k per call).
+// Single-thread GEMM throughput of each kernel variant at PairRM shapes (GOP/s, 2·m·n·k per call):
+// the linear layers at 128 and 512 tokens, and the attention sgemms per head (d = 64, rows of the
+// hidden-size-1024 Q/K/V/position matrices; n = 255 / 511 relative rows for c2p and p2c).
 //   cc -O2 -o /tmp/bench_kernels Tools/kernels/bench_kernels.c
-//      Sources/PairRMKernels/{dispatch.c,generic/*.c,arch/*/*.c} -lm -lpthread && /tmp/bench_kernels [seconds]
+//      Sources/PairRMKernels/{dispatch.c,generic/*.c,arch/*/*.c} -lm -lpthread
+//   /tmp/bench_kernels [seconds] [kernel name filter, e.g. q8 or sgemm]
 // (clang -O2, which SwiftPM uses for C, generates noticeably faster tiles than GCC 12 here.)
 // The generic variant is measured only at the smallest shape (it is ~100x slower).
 #include "../../Sources/PairRMKernels/kernel_table.h"
@@ -9,9 +12,11 @@
 #include <string.h>
 #include <time.h>
 
+// Thread CPU time, not wall time: on a loaded machine the best-of then excludes the time slices
+// other processes take (their cache pollution still shows).
 static double now(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -32,8 +37,9 @@ static void random_floats(float *v, size_t count) {
     }
 }
 
-typedef enum { Q8, Q4, F32, F16 } kind;
-static const char *kind_names[] = {"q8p16", "q4p16b32", "f32", "f16"};
+typedef enum { Q8, Q4, F32, F16, SNT, SNN, KIND_COUNT } kind;
+static const char *kind_names[] = {"q8p16", "q4p16b32", "f32", "f16", "sgemm_nt", "sgemm_nn"};
+enum { LD_ATTENTION = 1024 };  // leading dimension of the per-head Q/K/V/position operands
 
 // Best-of time of one call, repeating for about `seconds`.
 static double time_call(const prm_kernel_table *t, kind kd, int64_t m, int64_t k, int64_t n, const void *w,
@@ -47,6 +53,9 @@ static double time_call(const prm_kernel_table *t, kind kd, int64_t m, int64_t k
         case Q4: t->linear_q4p16b32(qa, k, w, n, 0, n, NULL, y, n); break;
         case F32: t->linear_f32(x, m, k, k, w, 0, n, NULL, y, n); break;
         case F16: t->linear_f16(x, m, k, k, w, 0, n, NULL, y, n); break;
+        case SNT: t->sgemm_nt(m, n, k, 0.125f, x, LD_ATTENTION, w, LD_ATTENTION, y, n); break;
+        case SNN: t->sgemm_nn(m, n, k, x, k, w, LD_ATTENTION, y, LD_ATTENTION); break;
+        default: break;
         }
         double dt = now() - t0;
         if (dt < best) best = dt;
@@ -57,8 +66,12 @@ static double time_call(const prm_kernel_table *t, kind kd, int64_t m, int64_t k
 
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 0.5;
+    const char *filter = argc > 2 ? argv[2] : NULL;
     static const int64_t shapes[][3] = {{128, 1024, 1024}, {128, 1024, 4096}, {128, 4096, 1024},
                                         {512, 1024, 1024}, {512, 1024, 4096}, {512, 4096, 1024}};
+    // m, k, n of the attention products: scores and c2p/p2c (nt), context = P·V (nn).
+    static const int64_t nt_shapes[][3] = {{128, 64, 128}, {128, 64, 255}, {512, 64, 512}, {512, 64, 511}};
+    static const int64_t nn_shapes[][3] = {{128, 128, 64}, {512, 512, 64}};
     int64_t max_m = 512, max_k = 4096, max_n = 4096;
     float *x = malloc(sizeof(float) * (size_t)(max_m * max_k));
     float *y = malloc(sizeof(float) * (size_t)(max_m * max_n));
@@ -71,10 +84,22 @@ int main(int argc, char **argv) {
         if (!prm_isa_supported((prm_isa)isa)) continue;
         prm_kernel_table t;
         prm_fill_variant((prm_isa)isa, &t);
-        for (int kd = 0; kd < 4; kd++) {
-            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
-                int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+        for (int kd = 0; kd < KIND_COUNT; kd++) {
+            if (filter && !strstr(kind_names[kd], filter)) continue;
+            const int64_t (*list)[3] = kd == SNT ? nt_shapes : kd == SNN ? nn_shapes : shapes;
+            size_t count = kd == SNT ? sizeof nt_shapes / sizeof *nt_shapes
+                         : kd == SNN ? sizeof nn_shapes / sizeof *nn_shapes : sizeof shapes / sizeof *shapes;
+            for (size_t s = 0; s < count; s++) {
+                int64_t m = list[s][0], k = list[s][1], n = list[s][2];
                 if (isa == PRM_ISA_GENERIC && s > 0) break;
+                if (kd == SNT || kd == SNN) {  // operands are columns of 1024-wide activations
+                    random_floats(w, (size_t)((kd == SNT ? n : k) * LD_ATTENTION));
+                    double dt = time_call(&t, (kind)kd, m, k, n, w, &qa, x, y, seconds);
+                    printf("%-12s %-9s %5lld %5lld %5lld %9.3f %9.1f\n", prm_isa_name((prm_isa)isa), kind_names[kd],
+                           (long long)m, (long long)k, (long long)n, dt * 1e3, 2.0 * m * n * k / dt * 1e-9);
+                    fflush(stdout);
+                    continue;
+                }
                 // Random weights: any bytes are valid int8/nibbles; scales and f16 values must be finite.
                 size_t wbytes = kd == Q8 ? (size_t)(n / 16 * (16 * k + 128)) : kd == Q4 ? (size_t)(n / 16 * k / 32 * 320)
                               : kd == F32 ? (size_t)(n * k * 4) : (size_t)(n * k * 2);

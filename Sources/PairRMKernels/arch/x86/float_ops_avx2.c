@@ -1,15 +1,15 @@
-// AVX2 + FMA (+F16C) variants of the f32 kernels: linear_f32 / linear_f16 / sgemm_nt (dot products
-// along k), sgemm_nn (rows of B), layernorm, gelu and softmax_rows.
+// AVX2 + FMA (+F16C) variants of the f32 kernels: linear_f32 / linear_f16 / sgemm_nt / sgemm_nn
+// (register-blocked broadcast GEMM), layernorm, gelu and softmax_rows.
 //
-// Determinism: every output element is computed by the same instruction sequence whatever its
-// position in a register tile (lane p % 8 of one accumulator sums p = l, l + 8, ... in order, the
-// zero-padded tail is one more FMA, then a fixed reduction tree), so splitting rows or columns
-// across calls or threads cannot change a bit. The results differ from generic only by the
-// summation order.
+// Determinism: every GEMM output element is one FMA chain over p = 0, 1, ..., k-1 in order (starting
+// from 0), then the epilogue (+ bias, or · alpha), whatever its position in a register tile; so
+// splitting rows or columns across calls or threads cannot change a bit. The results differ from
+// generic only by FMA rounding.
 #if defined(__x86_64__) || defined(_M_X64)
 #include "x86_simd.h"
 #include "../../kernel_table.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 PRM_INLINE PRM_TARGET_AVX2 float hsum(__m256 v) {
@@ -25,153 +25,205 @@ PRM_INLINE PRM_TARGET_AVX2 __m256i first_lanes(int64_t count) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Dot-product GEMM: C[i][j] = Σ_p A[i][p] · B[j][p] for a tile of ROWS × COLS outputs. B is f32 or
-// (linear_f16) IEEE half converted with vcvtph2ps. A's 8 values per step stay in registers; B's
-// are loaded once per step and used by every row.
+// Broadcast GEMM. C[i][j] = Σ_p A[i][p] · B[p][j] over a GEMM_ROWS × 16 register tile: per p, two
+// vectors of B (16 columns) and one broadcast of A per row feed 2 · GEMM_ROWS FMAs (12 accumulators,
+// 2 B vectors and 1 broadcast of the 16 ymm registers). B is read as rows of 16 floats `bstride`
+// apart: the rows of B itself for sgemm_nn, or a panel packed from the k-contiguous rows of
+// W / Bᵀ (linear_f32 / linear_f16 / sgemm_nt; f16 converted while packing).
 
-enum { DOT_ROWS = 3, DOT_COLS = 4 };
+enum { GEMM_ROWS = 6, GEMM_COLS = 16 };
+
+typedef enum { EPI_NONE, EPI_ALPHA, EPI_BIAS } gemm_epilogue;
+
+// Steps of k per packed panel block (16 × 256 floats = 16 KB, on the stack, stays in L1). Blocks
+// after the first continue the accumulators from C and only the last applies the epilogue: a float
+// store and reload is exact, so each output is still one FMA chain over p = 0 … k-1.
+enum { GEMM_KC = 256 };
 
 PRM_INLINE PRM_TARGET_AVX2 __m256 load_b8(const void *b, int half, int64_t p) {
     if (half) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)b + p)));
     return _mm256_loadu_ps((const float *)b + p);
 }
 
-// B[p..k) zero-padded to 8 lanes (k - p < 8).
-PRM_INLINE PRM_TARGET_AVX2 __m256 load_b_tail(const void *b, int half, int64_t p, int64_t k) {
-    if (half) {
-        uint16_t tmp[8] = {0};
-        memcpy(tmp, (const uint16_t *)b + p, sizeof(uint16_t) * (size_t)(k - p));
-        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
-    }
-    return _mm256_maskload_ps((const float *)b + p, first_lanes(k - p));
+// Lanes j0..j0+8 of a row of 16 that lie inside `cols`.
+PRM_INLINE PRM_TARGET_AVX2 __m256i lanes_inside(int cols, int j0) {
+    int count = cols - j0;
+    return first_lanes(count < 0 ? 0 : count > 8 ? 8 : count);
 }
 
-PRM_INLINE PRM_TARGET_AVX2 void dot_tile(int rows, int cols, int half, const float *a, int64_t lda, const void *b,
-                                         int64_t ldb, int64_t k, float out[DOT_ROWS][DOT_COLS]) {
-    __m256 acc[DOT_ROWS][DOT_COLS];
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) acc[r][c] = _mm256_setzero_ps();
+PRM_INLINE PRM_TARGET_AVX2 void gemm_tile(int rows, int full, int cols, const float *a, int64_t lda, const float *b,
+                                          int64_t bstride, int64_t k, int first, int last, gemm_epilogue epilogue,
+                                          float alpha, const float *bias, float *c, int64_t ldc) {
+    __m256 acc[GEMM_ROWS][2];
+    __m256i m0 = lanes_inside(cols, 0), m1 = lanes_inside(cols, 8);
+    for (int r = 0; r < rows; r++) {
+        if (first) {
+            acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        } else if (full) {
+            acc[r][0] = _mm256_loadu_ps(c + r * ldc);
+            acc[r][1] = _mm256_loadu_ps(c + r * ldc + 8);
+        } else {
+            acc[r][0] = _mm256_maskload_ps(c + r * ldc, m0);
+            acc[r][1] = _mm256_maskload_ps(c + r * ldc + 8, m1);
+        }
+    }
+    for (int64_t p = 0; p < k; p++) {
+        const float *bp = b + p * bstride;
+        __m256 b0 = full ? _mm256_loadu_ps(bp) : _mm256_maskload_ps(bp, m0);
+        __m256 b1 = full ? _mm256_loadu_ps(bp + 8) : _mm256_maskload_ps(bp + 8, m1);
+        for (int r = 0; r < rows; r++) {
+            __m256 av = _mm256_broadcast_ss(a + r * lda + p);
+            acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+        }
+    }
+    if (!last) epilogue = EPI_NONE;
+    __m256 e0 = _mm256_setzero_ps(), e1 = _mm256_setzero_ps();
+    if (epilogue == EPI_ALPHA) e0 = e1 = _mm256_set1_ps(alpha);
+    if (epilogue == EPI_BIAS && bias) {
+        e0 = full ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, m0);
+        e1 = full ? _mm256_loadu_ps(bias + 8) : _mm256_maskload_ps(bias + 8, m1);
+    }
+    for (int r = 0; r < rows; r++) {
+        __m256 v0 = acc[r][0], v1 = acc[r][1];
+        if (epilogue == EPI_ALPHA) { v0 = _mm256_mul_ps(v0, e0); v1 = _mm256_mul_ps(v1, e1); }
+        if (epilogue == EPI_BIAS) { v0 = _mm256_add_ps(v0, e0); v1 = _mm256_add_ps(v1, e1); }
+        if (full) {
+            _mm256_storeu_ps(c + r * ldc, v0);
+            _mm256_storeu_ps(c + r * ldc + 8, v1);
+        } else {
+            _mm256_maskstore_ps(c + r * ldc, m0, v0);
+            _mm256_maskstore_ps(c + r * ldc + 8, m1, v1);
+        }
+    }
+}
+
+// Every row tile of m rows against one column tile (cols ≤ 16 columns at c).
+PRM_INLINE PRM_TARGET_AVX2 void gemm_column(int full, int cols, int64_t m, const float *a, int64_t lda, const float *b,
+                                            int64_t bstride, int64_t k, int first, int last, gemm_epilogue epilogue,
+                                            float alpha, const float *bias, float *c, int64_t ldc) {
+    int64_t i = 0;
+#define GEMM_TILE(R) gemm_tile(R, full, cols, a + i * lda, lda, b, bstride, k, first, last, epilogue, alpha, bias, \
+                               c + i * ldc, ldc)
+    for (; i + GEMM_ROWS <= m; i += GEMM_ROWS) GEMM_TILE(GEMM_ROWS);
+    switch (m - i) {
+    case 5: GEMM_TILE(5); break;
+    case 4: GEMM_TILE(4); break;
+    case 3: GEMM_TILE(3); break;
+    case 2: GEMM_TILE(2); break;
+    case 1: GEMM_TILE(1); break;
+    default: break;
+    }
+#undef GEMM_TILE
+}
+
+PRM_INLINE PRM_TARGET_AVX2 void gemm_columns(int cols, int64_t m, const float *a, int64_t lda, const float *b,
+                                             int64_t bstride, int64_t k, int first, int last, gemm_epilogue epilogue,
+                                             float alpha, const float *bias, float *c, int64_t ldc) {
+    if (cols == GEMM_COLS) gemm_column(1, GEMM_COLS, m, a, lda, b, bstride, k, first, last, epilogue, alpha, bias, c, ldc);
+    else gemm_column(0, cols, m, a, lda, b, bstride, k, first, last, epilogue, alpha, bias, c, ldc);
+}
+
+// 8 × 8 transpose of r[0..8) in place.
+PRM_INLINE PRM_TARGET_AVX2 void transpose8(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+PRM_INLINE PRM_TARGET_AVX2 float load_b1(const void *b, int half, int64_t index) {
+    if (half) {
+        uint16_t h;
+        memcpy(&h, (const uint16_t *)b + index, 2);
+        return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+    }
+    return ((const float *)b)[index];
+}
+
+// out[p][j] = B[j][p] (f32 or f16 rows ldb apart) for j < cols, 0 for cols ≤ j < 16, p < k.
+PRM_INLINE PRM_TARGET_AVX2 void pack_panel(int half, const void *b, int64_t ldb, int cols, int64_t k, float *out) {
     const size_t elem = half ? 2 : 4;
     int64_t p = 0;
-    for (; p + 8 <= k; p += 8) {
-        __m256 bv[DOT_COLS];
-        for (int c = 0; c < cols; c++) bv[c] = load_b8((const char *)b + (size_t)(c * ldb) * elem, half, p);
-        for (int r = 0; r < rows; r++) {
-            __m256 av = _mm256_loadu_ps(a + r * lda + p);
-            for (int c = 0; c < cols; c++) acc[r][c] = _mm256_fmadd_ps(av, bv[c], acc[r][c]);
+    if (cols == GEMM_COLS) {
+        for (; p + 8 <= k; p += 8) {
+            for (int h = 0; h < 2; h++) {
+                __m256 r[8];
+                for (int j = 0; j < 8; j++) r[j] = load_b8((const char *)b + (size_t)((8 * h + j) * ldb) * elem, half, p);
+                transpose8(r);
+                for (int q = 0; q < 8; q++) _mm256_storeu_ps(out + (p + q) * GEMM_COLS + 8 * h, r[q]);
+            }
         }
     }
-    if (p < k) {
-        __m256i mask = first_lanes(k - p);
-        __m256 bv[DOT_COLS];
-        for (int c = 0; c < cols; c++) bv[c] = load_b_tail((const char *)b + (size_t)(c * ldb) * elem, half, p, k);
-        for (int r = 0; r < rows; r++) {
-            __m256 av = _mm256_maskload_ps(a + r * lda + p, mask);
-            for (int c = 0; c < cols; c++) acc[r][c] = _mm256_fmadd_ps(av, bv[c], acc[r][c]);
-        }
-    }
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) out[r][c] = hsum(acc[r][c]);
+    for (; p < k; p++)
+        for (int j = 0; j < GEMM_COLS; j++)
+            out[p * GEMM_COLS + j] = j < cols ? load_b1((const char *)b + (size_t)(j * ldb) * elem, half, p) : 0.0f;
 }
 
-// Calls `dot_tile` over the m × [n_begin, n_end) outputs and applies y = alpha·sum + bias. Columns
-// go in blocks whose B rows (~256 KB) stay in L2 while every row of A passes over them.
-PRM_INLINE PRM_TARGET_AVX2 void dot_gemm(int half, int64_t m, int64_t n_begin, int64_t n_end, int64_t k,
-                                         const float *a, int64_t lda, const void *b, int64_t ldb, float alpha,
-                                         int scaled, const float *bias, float *c, int64_t ldc) {
+// C = A · Bᵀ for B given as k-contiguous rows (W or the second sgemm_nt operand), columns
+// [n_begin, n_end), tiles starting at n_begin (a multiple of 16 except at n).
+PRM_INLINE PRM_TARGET_AVX2 void packed_gemm(int half, int64_t m, int64_t n_begin, int64_t n_end, int64_t k,
+                                            const float *a, int64_t lda, const void *b, int64_t ldb,
+                                            gemm_epilogue epilogue, float alpha, const float *bias, float *c,
+                                            int64_t ldc) {
+    if (m <= 0 || n_begin >= n_end) return;
     const size_t elem = half ? 2 : 4;
-    int64_t col_block = (int64_t)(256 * 1024 / elem) / (k > 0 ? k : 1) / DOT_COLS * DOT_COLS;
-    if (col_block < DOT_COLS) col_block = DOT_COLS;
-    float out[DOT_ROWS][DOT_COLS];
-    for (int64_t j0 = n_begin; j0 < n_end; j0 += col_block)
-    for (int64_t i = 0; i < m; i += DOT_ROWS) {
-        int rows = (int)(m - i < DOT_ROWS ? m - i : DOT_ROWS);
-        int64_t j1 = j0 + col_block < n_end ? j0 + col_block : n_end;
-        for (int64_t j = j0; j < j1; j += DOT_COLS) {
-            int cols = (int)(j1 - j < DOT_COLS ? j1 - j : DOT_COLS);
-            const float *ai = a + i * lda;
-            const void *bj = (const char *)b + (size_t)(j * ldb) * elem;
-            if (rows == DOT_ROWS && cols == DOT_COLS) {
-                dot_tile(DOT_ROWS, DOT_COLS, half, ai, lda, bj, ldb, k, out);
-            } else {
-                // Edge tiles: one row or one column at a time keeps the number of specializations small.
-                for (int r = 0; r < rows; r++)
-                    for (int cc = 0; cc < cols; cc++) {
-                        float one[DOT_ROWS][DOT_COLS];
-                        dot_tile(1, 1, half, ai + r * lda, lda, (const char *)bj + (size_t)(cc * ldb) * elem, ldb, k, one);
-                        out[r][cc] = one[0][0];
-                    }
-            }
-            for (int r = 0; r < rows; r++)
-                for (int cc = 0; cc < cols; cc++) {
-                    float v = out[r][cc];
-                    c[(i + r) * ldc + j + cc] = scaled ? alpha * v : v + (bias ? bias[j + cc] : 0.0f);
-                }
+    float panel[GEMM_COLS * GEMM_KC];
+    for (int64_t j = n_begin; j < n_end; j += GEMM_COLS) {
+        int cols = (int)(n_end - j < GEMM_COLS ? n_end - j : GEMM_COLS);
+        for (int64_t p0 = 0; p0 < k || p0 == 0; p0 += GEMM_KC) {
+            int64_t kc = k - p0 < GEMM_KC ? k - p0 : GEMM_KC;
+            pack_panel(half, (const char *)b + (size_t)(j * ldb + p0) * elem, ldb, cols, kc, panel);
+            gemm_columns(cols, m, a + p0, lda, panel, GEMM_COLS, kc, p0 == 0, p0 + kc >= k, epilogue, alpha,
+                         bias ? bias + j : NULL, c + j, ldc);
         }
     }
 }
 
 PRM_TARGET_AVX2 static void linear_f32_avx2(const float *x, int64_t m, int64_t k, int64_t ldx, const float *w,
                                             int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
-    dot_gemm(0, m, n_begin, n_end, k, x, ldx, w, k, 1.0f, 0, bias, y, ldy);
+    packed_gemm(0, m, n_begin, n_end, k, x, ldx, w, k, EPI_BIAS, 1.0f, bias, y, ldy);
 }
 
 PRM_TARGET_AVX2 static void linear_f16_avx2(const float *x, int64_t m, int64_t k, int64_t ldx, const uint16_t *w,
                                             int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
-    dot_gemm(1, m, n_begin, n_end, k, x, ldx, w, k, 1.0f, 0, bias, y, ldy);
+    packed_gemm(1, m, n_begin, n_end, k, x, ldx, w, k, EPI_BIAS, 1.0f, bias, y, ldy);
 }
 
 PRM_TARGET_AVX2 static void sgemm_nt_avx2(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                                           const float *b, int64_t ldb, float *c, int64_t ldc) {
-    dot_gemm(0, m, 0, n, k, a, lda, b, ldb, alpha, 1, NULL, c, ldc);
+    packed_gemm(0, m, 0, n, k, a, lda, b, ldb, EPI_ALPHA, alpha, NULL, c, ldc);
 }
 
-// ---------------------------------------------------------------------------------------------
-// sgemm_nn: C[i][j..j+8) = Σ_p A[i][p] · B[p][j..j+8), an FMA chain in p order per element.
-
-enum { NN_ROWS = 4, NN_VECS = 3 };
-
-PRM_INLINE PRM_TARGET_AVX2 void nn_tile(int rows, int vecs, const float *a, int64_t lda, const float *b, int64_t ldb,
-                                        int64_t k, float *c, int64_t ldc, int64_t width) {
-    __m256 acc[NN_ROWS][NN_VECS];
-    for (int r = 0; r < rows; r++)
-        for (int v = 0; v < vecs; v++) acc[r][v] = _mm256_setzero_ps();
-    __m256i tail = first_lanes(width - 8 * (vecs - 1));  // lanes of the last vector inside C
-    for (int64_t p = 0; p < k; p++) {
-        __m256 bv[NN_VECS];
-        for (int v = 0; v < vecs; v++)
-            bv[v] = v == vecs - 1 ? _mm256_maskload_ps(b + p * ldb + 8 * v, tail) : _mm256_loadu_ps(b + p * ldb + 8 * v);
-        for (int r = 0; r < rows; r++) {
-            __m256 av = _mm256_broadcast_ss(a + r * lda + p);
-            for (int v = 0; v < vecs; v++) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
-        }
-    }
-    for (int r = 0; r < rows; r++)
-        for (int v = 0; v < vecs; v++) {
-            if (v == vecs - 1) _mm256_maskstore_ps(c + r * ldc + 8 * v, tail, acc[r][v]);
-            else _mm256_storeu_ps(c + r * ldc + 8 * v, acc[r][v]);
-        }
-}
-
+// B's rows are already k-major, but a head's columns of V are rows 4 KB apart (ldb = hidden size),
+// which all map to one L1 set: copy each 16-column panel (KC rows at a time) contiguous first.
 PRM_TARGET_AVX2 static void sgemm_nn_avx2(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                                           const float *b, int64_t ldb, float *c, int64_t ldc) {
-    for (int64_t j = 0; j < n; j += 8 * NN_VECS) {
-        int64_t width = n - j < 8 * NN_VECS ? n - j : 8 * NN_VECS;
-        int vecs = (int)((width + 7) / 8);
-        int64_t i = 0;
-        for (; i + NN_ROWS <= m; i += NN_ROWS) {
-            switch (vecs) {
-            case 3: nn_tile(NN_ROWS, 3, a + i * lda, lda, b + j, ldb, k, c + i * ldc + j, ldc, width); break;
-            case 2: nn_tile(NN_ROWS, 2, a + i * lda, lda, b + j, ldb, k, c + i * ldc + j, ldc, width); break;
-            default: nn_tile(NN_ROWS, 1, a + i * lda, lda, b + j, ldb, k, c + i * ldc + j, ldc, width); break;
+    if (m <= 0 || n <= 0) return;
+    float panel[GEMM_COLS * GEMM_KC];
+    for (int64_t j = 0; j < n; j += GEMM_COLS) {
+        int cols = (int)(n - j < GEMM_COLS ? n - j : GEMM_COLS);
+        __m256i m0 = lanes_inside(cols, 0), m1 = lanes_inside(cols, 8);
+        for (int64_t p0 = 0; p0 < k || p0 == 0; p0 += GEMM_KC) {
+            int64_t kc = k - p0 < GEMM_KC ? k - p0 : GEMM_KC;
+            for (int64_t p = 0; p < kc; p++) {
+                const float *row = b + (p0 + p) * ldb + j;
+                _mm256_storeu_ps(panel + p * GEMM_COLS, cols == GEMM_COLS ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, m0));
+                _mm256_storeu_ps(panel + p * GEMM_COLS + 8, cols == GEMM_COLS ? _mm256_loadu_ps(row + 8) : _mm256_maskload_ps(row + 8, m1));
             }
-        }
-        for (; i < m; i++) {
-            switch (vecs) {
-            case 3: nn_tile(1, 3, a + i * lda, lda, b + j, ldb, k, c + i * ldc + j, ldc, width); break;
-            case 2: nn_tile(1, 2, a + i * lda, lda, b + j, ldb, k, c + i * ldc + j, ldc, width); break;
-            default: nn_tile(1, 1, a + i * lda, lda, b + j, ldb, k, c + i * ldc + j, ldc, width); break;
-            }
+            gemm_columns(cols, m, a + p0, lda, panel, GEMM_COLS, kc, p0 == 0, p0 + kc >= k, EPI_NONE, 1.0f, NULL, c + j, ldc);
         }
     }
 }
