@@ -19,6 +19,9 @@ let package = Package(
         .library(name: "PairRMTokenizer", targets: ["PairRMTokenizer"]),
         .library(name: "PairRMRuntime", targets: ["PairRMRuntime"]),
         .library(name: "PairRM", targets: ["PairRM"]),
+        // The C ABI (Sources/CPairRM/include/pairrm.h). Built as libpairrm-c.so (the name
+        // "pairrm" is taken by the CLI product); Tools/install.sh installs it as libpairrm.so.
+        .library(name: "pairrm-c", type: .dynamic, targets: ["PairRMC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,8 +58,17 @@ let package = Package(
             path: "Sources/PairRM"
         ),
         .target(
+            name: "CPairRM",
+            path: "Sources/CPairRM"
+        ),
+        .target(
+            name: "PairRMC",
+            dependencies: ["CPairRM", "PairRM", "PairRMFormat", "PairRMRuntime", "PairRMTokenizer"],
+            path: "Sources/PairRMC"
+        ),
+        .target(
             name: "PairRMConverter",
-            dependencies: ["PairRMFormat", "PairRMKernels"],
+            dependencies: ["PairRMFormat", "PairRMKernels", "PairRMTokenizer"],
             path: "Tools/Converter"
         ),
         .executableTarget(

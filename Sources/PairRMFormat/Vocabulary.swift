@@ -31,6 +31,19 @@ public struct AddedToken: Equatable, Sendable {
     }
 }
 
+/// An optional VOCABULARY block written after the required ones (e.g. the tokenizer's `PTRI`
+/// piece trie, Formats/prm-v1.md §7). Readers skip tags they do not know.
+public struct VocabularyBlock: Equatable, Sendable {
+    /// Four ASCII characters, not one of the required tags.
+    public var tag: String
+    public var bytes: [UInt8]
+
+    public init(tag: String, bytes: [UInt8]) {
+        self.tag = tag
+        self.bytes = bytes
+    }
+}
+
 /// Everything the tokenizer needs, as the converter hands it to the writer.
 public struct VocabularyContents: Equatable, Sendable {
     public var pieces: [[UInt8]]
@@ -38,18 +51,27 @@ public struct VocabularyContents: Equatable, Sendable {
     public var types: [PieceType]
     public var charsmap: [UInt8]
     public var addedTokens: [AddedToken]
+    /// Optional derived blocks, written after the required ones in this order.
+    public var extraBlocks: [VocabularyBlock]
 
-    public init(pieces: [[UInt8]], scores: [Float], types: [PieceType], charsmap: [UInt8], addedTokens: [AddedToken]) {
+    public static let requiredTags = ["POFS", "PBYT", "PSCO", "PTYP", "CMAP", "ADDT"]
+
+    public init(pieces: [[UInt8]], scores: [Float], types: [PieceType], charsmap: [UInt8], addedTokens: [AddedToken],
+                extraBlocks: [VocabularyBlock] = []) {
         self.pieces = pieces
         self.scores = scores
         self.types = types
         self.charsmap = charsmap
         self.addedTokens = addedTokens
+        self.extraBlocks = extraBlocks
     }
 
     /// The decoded VOCABULARY section (Formats/prm-v1.md §7).
     public func encoded() -> [UInt8] {
         precondition(pieces.count == scores.count && pieces.count == types.count)
+        precondition(extraBlocks.allSatisfy { $0.tag.utf8.count == 4 && !Self.requiredTags.contains($0.tag) }
+                     && Set(extraBlocks.map(\.tag)).count == extraBlocks.count
+                     && Self.requiredTags.count + extraBlocks.count <= VocabularyView.maxBlocks, "extra block tags must be 4 bytes, distinct and not required tags")
         var offsets = ByteWriter()
         var pieceBytes: [UInt8] = []
         offsets.u32(0)
@@ -73,7 +95,7 @@ public struct VocabularyContents: Equatable, Sendable {
         let blocks: [(String, [UInt8])] = [
             ("POFS", offsets.bytes), ("PBYT", pieceBytes), ("PSCO", scoreBytes.bytes),
             ("PTYP", types.map(\.rawValue)), ("CMAP", charsmap), ("ADDT", added.bytes),
-        ]
+        ] + extraBlocks.map { ($0.tag, $0.bytes) }
         var writer = ByteWriter()
         writer.append(Array("VOC1".utf8))
         writer.u32(UInt32(blocks.count))

@@ -62,8 +62,12 @@ struct Charsmap: @unchecked Sendable {
     /// each pool offset. Reachable nodes ≤ units (44,288 for DeBERTa-v3) and each is visited once (the
     /// array is a DAWG: suffixes are shared, a cycle is cut by the visited set), so this is bounded.
     private func validate(_ fail: (String, String) -> TokenizerError) throws {
-        var visited = [Bool](repeating: false, count: unitCount)
+        let visited = UnsafeMutablePointer<Bool>.allocate(capacity: unitCount)
+        visited.initialize(repeating: false, count: unitCount)
+        defer { visited.deallocate() }
+        // darts-clone builds from a DAWG, so shared suffix nodes are legitimate: visit each once.
         var stack: [Int] = [0]
+        stack.reserveCapacity(1024)
         visited[0] = true
         while let node = stack.popLast() {
             let u = unit(node)
@@ -73,18 +77,38 @@ struct Charsmap: @unchecked Sendable {
                 let v = Self.value(unit(base))
                 guard v < pool.count else { throw fail("unit[\(base)]", "pool offset \(v) is past the \(pool.count)-byte pool") }
             }
-            for c in 1...255 {
-                let child = base ^ c
-                guard child < unitCount else { continue }   // the search treats it as "no transition"
-                let cu = unit(child)
-                guard Self.label(cu) == UInt32(c) else { continue }
-                // darts-clone builds from a DAWG, so shared suffix nodes are legitimate; visit once.
-                if visited[child] { continue }
-                visited[child] = true
-                stack.append(child)
+            // The children base ^ c (c = 1…255) fill the 256-unit block of `base`: scan it 8
+            // units at a time for labels equal to their c (= index ^ base in the low byte).
+            let blockStart = base & ~255, low = UInt32(base & 255)
+            if Self.littleEndianHost, blockStart + 256 <= unitCount {
+                var j = 0
+                while j < 256 {
+                    // Units are little-endian (the containers' byte order is also the host's).
+                    let labels = units.loadUnaligned(fromByteOffset: (blockStart + j) &* 4, as: SIMD8<UInt32>.self) & 0x8000_00FF
+                    let expected = (SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7) &+ UInt32(j)) ^ low
+                    let hits = labels .== expected
+                    if any(hits) {
+                        for lane in 0..<8 where hits[lane] && expected[lane] != 0 && !visited[blockStart + j + lane] {
+                            visited[blockStart + j + lane] = true
+                            stack.append(blockStart + j + lane)
+                        }
+                    }
+                    j += 8
+                }
+            } else {
+                for c in 1...255 {
+                    let child = base ^ c
+                    guard child < unitCount else { continue }   // the search treats it as "no transition"
+                    if Self.label(unit(child)) == UInt32(c), !visited[child] {
+                        visited[child] = true
+                        stack.append(child)
+                    }
+                }
             }
         }
     }
+
+    private static let littleEndianHost = 1.littleEndian == 1
 
     @inline(__always)
     private func replacement(_ unitIndex: Int) -> UnsafeBufferPointer<UInt8>? {

@@ -218,4 +218,24 @@ final class CorruptFileTests: XCTestCase {
         badType.withUnsafeBytes { typeBuffer.mutableBytes.copyMemory(from: $0) }
         assertFormatError(.malformed) { try VocabularyView(buffer: typeBuffer, file: "v") }
     }
+
+    /// Optional blocks (e.g. the tokenizer's PTRI) are written after the required ones, 8-aligned,
+    /// and come back byte for byte through `blocks[tag]`; readers ignore them otherwise.
+    func testExtraVocabularyBlocksRoundTrip() throws {
+        var contents = ContainerFixtures.vocabulary
+        contents.extraBlocks = [VocabularyBlock(tag: "XTRA", bytes: [1, 2, 3]), VocabularyBlock(tag: "PTRI", bytes: Array(0..<40))]
+        let encoded = contents.encoded()
+        XCTAssertEqual(ContainerFixtures.u32(encoded, 4), 8)
+        let buffer = AlignedBuffer(count: encoded.count)
+        encoded.withUnsafeBytes { buffer.mutableBytes.copyMemory(from: $0) }
+        let view = try VocabularyView(buffer: buffer, file: "v")
+        XCTAssertEqual(view.blocks["XTRA"].map(Array.init), [1, 2, 3])
+        let trie = try XCTUnwrap(view.blocks["PTRI"])
+        XCTAssertEqual(Array(trie), Array(0..<40))
+        XCTAssertEqual(Int(bitPattern: trie.baseAddress) % 8, 0)
+        XCTAssertEqual(view.pieceCount, 3)
+        XCTAssertEqual(Array(view.piece(2)), Array("▁hi".utf8))
+        // Without extra blocks the encoding is unchanged (6 blocks).
+        XCTAssertEqual(ContainerFixtures.u32(ContainerFixtures.vocabulary.encoded(), 4), 6)
+    }
 }

@@ -33,12 +33,24 @@ enum Fixtures {
         return try VocabularyView(buffer: buffer, file: "test")
     }
 
-    static func realContents() throws -> VocabularyContents {
+    /// The real vocabulary as the converter writes it, with the `PTRI` piece trie block
+    /// (`withTrie: false`: without it, so the tokenizer builds the trie at load).
+    static func realContents(withTrie: Bool = true) throws -> VocabularyContents {
+        var contents = try realContentsResult.get()
+        if !withTrie { contents.extraBlocks = [] }
+        return contents
+    }
+
+    private static let realContentsResult = Result { try parseRealContents() }
+
+    private static func parseRealContents() throws -> VocabularyContents {
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: spmPath)))
         let spm = try SentencePieceModel.parse(bytes, file: spmPath)
-        return VocabularyContents(pieces: spm.pieces.map(\.bytes), scores: spm.pieces.map(\.score),
+        let pieces = spm.pieces.map(\.bytes)
+        return VocabularyContents(pieces: pieces, scores: spm.pieces.map(\.score),
                                   types: spm.pieces.map { PieceType(rawValue: $0.type.rawValue) ?? .normal },
-                                  charsmap: spm.precompiledCharsmap, addedTokens: pairRMAddedTokens)
+                                  charsmap: spm.precompiledCharsmap, addedTokens: pairRMAddedTokens,
+                                  extraBlocks: [VocabularyBlock(tag: PieceTrie.tag, bytes: PieceTrie.block(pieces: pieces))])
     }
 
     private static let realResult: Result<Tokenizer, Error> = Result { try Tokenizer(vocabulary: view(of: realContents())) }

@@ -1,5 +1,6 @@
 import Foundation
 import PairRMFormat
+import PairRMTokenizer
 
 /// The added-token table and tokenizer flags from the hub's tokenizer files
 /// (`tokenizer_config.json`, `added_tokens.json`, `special_tokens_map.json`), resolved into the
@@ -90,10 +91,13 @@ public struct TokenizerFiles: Sendable {
 
     public func id(of content: String) -> Int? { addedTokens.first { $0.content == content }?.id }
 
-    /// The vocabulary section contents: spm pieces + this added-token table.
+    /// The vocabulary section contents: spm pieces + this added-token table, plus the piece trie
+    /// (`PTRI`, built once here so the tokenizer loads it in place).
     public func vocabulary(from spm: SentencePieceModel) -> VocabularyContents {
-        VocabularyContents(pieces: spm.pieces.map(\.bytes), scores: spm.pieces.map(\.score),
-                           types: spm.pieces.map { PieceType(rawValue: $0.type.rawValue) ?? .normal },
-                           charsmap: spm.precompiledCharsmap, addedTokens: addedTokens)
+        let pieces = spm.pieces.map(\.bytes)
+        return VocabularyContents(pieces: pieces, scores: spm.pieces.map(\.score),
+                                  types: spm.pieces.map { PieceType(rawValue: $0.type.rawValue) ?? .normal },
+                                  charsmap: spm.precompiledCharsmap, addedTokens: addedTokens,
+                                  extraBlocks: [VocabularyBlock(tag: PieceTrie.tag, bytes: PieceTrie.block(pieces: pieces))])
     }
 }
