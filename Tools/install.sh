@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds libpairrm (the C ABI, Sources/CPairRM/include/pairrm.h) in release mode and installs it:
+#   PREFIX/lib/libpairrm.so.1 (+ libpairrm.so symlink), PREFIX/include/pairrm.h,
+#   PREFIX/lib/pkgconfig/pairrm.pc
+#
+# usage: Tools/install.sh --prefix DIR [--scratch-path DIR] [--no-build]
+#
+# The Swift runtime is linked statically (-static-stdlib), so the installed library needs no
+# Swift toolchain at run time: only libc, libm, libstdc++, libgcc_s and libzstd.so.1 (the
+# libzstd1 package). The release build uses its own scratch directory (default
+# .build/cabi-release) so it never invalidates a normal `swift build -c release`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+prefix=""
+scratch=".build/cabi-release"
+build=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --prefix) prefix="$2"; shift 2 ;;
+        --prefix=*) prefix="${1#*=}"; shift ;;
+        --scratch-path) scratch="$2"; shift 2 ;;
+        --no-build) build=0; shift ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
+    esac
+done
+[ -n "$prefix" ] || { echo "install.sh: --prefix DIR is required" >&2; exit 64; }
+mkdir -p "$prefix"
+prefix="$(cd "$prefix" && pwd)"
+
+header=Sources/CPairRM/include/pairrm.h
+major=$(sed -n 's/^#define PAIRRM_ABI_VERSION_MAJOR \([0-9]*\).*/\1/p' "$header")
+minor=$(sed -n 's/^#define PAIRRM_ABI_VERSION_MINOR \([0-9]*\).*/\1/p' "$header")
+patch=$(sed -n 's/^#define PAIRRM_ABI_VERSION_PATCH \([0-9]*\).*/\1/p' "$header")
+version="$major.$minor.$patch"
+soname="libpairrm.so.$major"
+
+if [ "$build" = 1 ]; then
+    # -static-stdlib: the Swift runtime goes into the .so (SwiftPM applies --static-swift-stdlib
+    # to executables only, so it is passed to swiftc directly). -soname: the product file is
+    # libpairrm-c.so (the product name "pairrm" belongs to the CLI); programs record the soname.
+    swift build -c release --scratch-path "$scratch" --product pairrm-c \
+        -Xswiftc -static-stdlib -Xlinker -soname -Xlinker "$soname" \
+        -Xlinker --version-script -Xlinker "$PWD/Tools/libpairrm.map"
+fi
+built="$scratch/release/libpairrm-c.so"
+[ -f "$built" ] || { echo "install.sh: $built not found (build first, or drop --no-build)" >&2; exit 1; }
+
+install -d "$prefix/lib/pkgconfig" "$prefix/include"
+install -m 0755 "$built" "$prefix/lib/libpairrm.so.$version"
+strip --strip-debug "$prefix/lib/libpairrm.so.$version" 2>/dev/null || true
+ln -sf "libpairrm.so.$version" "$prefix/lib/$soname"
+ln -sf "$soname" "$prefix/lib/libpairrm.so"
+install -m 0644 "$header" "$prefix/include/pairrm.h"
+sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" Tools/pairrm.pc.in > "$prefix/lib/pkgconfig/pairrm.pc"
+install -d "$prefix/share/pairrm/python"
+install -m 0644 Tools/python/pairrm.py "$prefix/share/pairrm/python/pairrm.py"
+
+echo "installed libpairrm $version into $prefix"
+if command -v readelf >/dev/null; then
+    echo "  needs: $(readelf -d "$prefix/lib/libpairrm.so.$version" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
+fi
+echo "  compile: cc app.c \$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs pairrm)"
