@@ -6,8 +6,10 @@
 //   PairRMFormat                            -- the .prm container: reader, writer, spec types
 //   PairRMTokenizer                         -- DeBERTa-v3 unigram tokenizer over the container's vocabulary
 //   PairRMRuntime                           -- the encoder + PairRM head on the kernels (never imports the tokenizer)
-//   PairRMConverter (Tools/Converter)       -- published hub checkpoint -> .prm
-//   pairrm (CLI)                            -- command line on top
+//   PairRM                                  -- the Swift API (compare, rank, best-of-n...) on tokenizer + runtime
+//   PairRMConverter (Tools/Converter)       -- published hub checkpoint -> .prm (uses the tokenizer's trie builder)
+//   CPairRM + PairRMC, pairrm (CLI)         -- the C ABI (pairrm.h, libpairrm) and the command line on top
+//   pairrm-bench (Tools/Bench)              -- latency / fidelity / reference checks
 import PackageDescription
 
 let package = Package(
