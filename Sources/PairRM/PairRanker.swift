@@ -89,12 +89,7 @@ public final class PairRanker: Sendable {
     public init(model: PairRMModel, options: RankerOptions? = nil, maxPooledContexts: Int = 16) throws {
         self.model = model
         let metadata = model.file.metadata
-        var settings = TokenizerSettings.debertaV3
-        if let value = metadata.bool("tokenizer.add_dummy_prefix") { settings.addDummyPrefix = value }
-        if let value = metadata.bool("tokenizer.remove_extra_whitespaces") { settings.removeExtraWhitespaces = value }
-        if let value = metadata.bool("tokenizer.escape_whitespaces") { settings.escapeWhitespaces = value }
-        if let value = metadata.bool("tokenizer.byte_fallback") { settings.byteFallback = value }
-        tokenizer = try Tokenizer(vocabulary: model.file.vocabulary, settings: settings)
+        tokenizer = try Tokenizer(vocabulary: model.file.vocabulary, settings: TokenizerSettings(metadata: metadata))
         var defaults = options ?? RankerOptions()
         if options == nil {
             if let value = metadata.int("pairrm.source_max_length") { defaults.sourceMaxLength = Int(value) }

@@ -1,3 +1,5 @@
+import PairRMFormat
+
 /// Which reference a call reproduces, id for id.
 public enum TokenizerMode: Sendable {
     /// transformers 4.x `DebertaV2TokenizerFast` (HF `tokenizers`), what PairRM was trained and
@@ -33,4 +35,18 @@ public struct TokenizerSettings: Sendable, Equatable {
 
     /// DeBERTa-v3 / PairRM `spm.model`.
     public static let debertaV3 = TokenizerSettings()
+}
+
+extension TokenizerSettings {
+    /// The settings a `.prm` file records (Formats/prm-v1.md §4): `tokenizer.add_dummy_prefix`,
+    /// `tokenizer.remove_extra_whitespaces`, `tokenizer.escape_whitespaces`,
+    /// `tokenizer.byte_fallback`, `tokens.unk_id`; an absent key keeps the DeBERTa-v3 default.
+    public init(metadata: Metadata) {
+        let d = TokenizerSettings.debertaV3
+        self.init(addDummyPrefix: metadata.bool("tokenizer.add_dummy_prefix") ?? d.addDummyPrefix,
+                  removeExtraWhitespaces: metadata.bool("tokenizer.remove_extra_whitespaces") ?? d.removeExtraWhitespaces,
+                  escapeWhitespaces: metadata.bool("tokenizer.escape_whitespaces") ?? d.escapeWhitespaces,
+                  byteFallback: metadata.bool("tokenizer.byte_fallback") ?? d.byteFallback,
+                  unknownID: metadata.int("tokens.unk_id").map { Int($0) })
+    }
 }

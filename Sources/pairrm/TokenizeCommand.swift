@@ -1,4 +1,5 @@
 import ArgumentParser
+import PairRM
 import PairRMFormat
 import PairRMTokenizer
 #if canImport(Glibc)
@@ -121,9 +122,10 @@ struct TokenizeCommand: ParsableCommand {
             var count = length
             if count > 0, buffer![count - 1] == 0x0A { count -= 1 }
             let line = UnsafeBufferPointer(start: UnsafeRawPointer(buffer!).assumingMemoryBound(to: UInt8.self), count: count)
-            switch lines.process(line) {
+            switch lines.process(Array(line)) {
             case .success(let out):
-                out.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, output) }
+                var text = out
+                text.withUTF8 { _ = fwrite($0.baseAddress, 1, $0.count, output) }
             case .failure(let error):
                 fflush(output)
                 printError("error: \(input ?? "stdin") line \(lineNumber): \(error)")
