@@ -8,7 +8,7 @@ import Foundation
 /// Duplicate tensor names: JSONSerialization keeps one of the duplicate keys silently, so a
 /// header with a duplicated name is read as if the other entry were absent; the overlap and
 /// bounds checks still hold for whatever entry is kept.
-public final class SafetensorsFile: CheckpointWeights {
+public final class SafetensorsFile: MappedCheckpoint {
     public let path: String
     public let tensors: [SourceTensor]
     /// The `__metadata__` string map (e.g. `{"format": "pt"}`); empty when absent.
@@ -18,9 +18,9 @@ public final class SafetensorsFile: CheckpointWeights {
     /// making us parse gigabytes of tensor data as JSON.
     public static let maxHeaderBytes = 100_000_000
 
-    private let mapping: CheckpointMapping
+    let mapping: CheckpointMapping
     /// Each tensor with the absolute file offset of its first byte, by name.
-    private let index: [String: (tensor: SourceTensor, offset: Int)]
+    let index: [String: (tensor: SourceTensor, offset: Int)]
 
     public init(path: String) throws {
         self.path = path
@@ -99,26 +99,7 @@ public final class SafetensorsFile: CheckpointWeights {
         self.index = index
     }
 
-    public func readFloat32(_ tensor: SourceTensor, into destination: UnsafeMutableBufferPointer<Float>) throws {
-        try checkDestination(tensor, destination)
-        guard let (known, offset) = index[tensor.name], known == tensor else {
-            throw ConversionError(.missingTensor, file: path, field: "header.tensor '\(tensor.name)'",
-                                  problem: "no such tensor in this file (or its description differs)",
-                                  fix: "pass a SourceTensor taken from this file's `tensors` (converter bug)")
-        }
-        guard tensor.byteCount > 0 else { return }
-        guard let bytes = mapping.bytes(at: offset, count: tensor.byteCount), let base = bytes.baseAddress else {
-            throw ConversionError(.offsetOutOfRange, file: path, field: "header.tensor '\(tensor.name)'.data_offsets",
-                                  problem: "the tensor's bytes are outside the file",
-                                  fix: "the file changed since it was opened; download it again")
-        }
-        tensor.dtype.decodeLittleEndian(base, into: destination)
-    }
-
-    public func release(_ tensor: SourceTensor) {
-        guard let (_, offset) = index[tensor.name] else { return }
-        mapping.dropPages(at: offset, count: tensor.byteCount)
-    }
+    let tensorField = "header.tensor"
 
     // MARK: - Header entries
 

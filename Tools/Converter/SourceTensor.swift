@@ -202,13 +202,39 @@ final class CheckpointMapping {
     }
 }
 
-extension CheckpointWeights {
-    /// Shared argument check for `readFloat32`: the destination must fit the tensor exactly.
-    func checkDestination(_ tensor: SourceTensor, _ destination: UnsafeMutableBufferPointer<Float>) throws {
+/// A checkpoint whose tensors are byte ranges of one memory-mapped file (safetensors, and the
+/// stored members of a PyTorch zip): reading and releasing work the same for both.
+protocol MappedCheckpoint: CheckpointWeights {
+    var mapping: CheckpointMapping { get }
+    /// Each tensor with the absolute file offset of its first byte, by name.
+    var index: [String: (tensor: SourceTensor, offset: Int)] { get }
+    /// How error messages name a tensor's field ("header.tensor" for safetensors).
+    var tensorField: String { get }
+}
+
+extension MappedCheckpoint {
+    public func readFloat32(_ tensor: SourceTensor, into destination: UnsafeMutableBufferPointer<Float>) throws {
         guard destination.count == tensor.elementCount else {
             throw ConversionError(.wrongShape, file: path, field: "tensor '\(tensor.name)'",
                                   problem: "destination holds \(destination.count) floats but the tensor has \(tensor.elementCount) elements",
                                   fix: "allocate elementCount floats for the tensor (converter bug)")
         }
+        guard let (known, offset) = index[tensor.name], known == tensor else {
+            throw ConversionError(.missingTensor, file: path, field: "\(tensorField) '\(tensor.name)'",
+                                  problem: "no such tensor in this file (or its description differs)",
+                                  fix: "pass a SourceTensor taken from this file's `tensors` (converter bug)")
+        }
+        guard tensor.byteCount > 0 else { return }
+        guard let bytes = mapping.bytes(at: offset, count: tensor.byteCount), let base = bytes.baseAddress else {
+            throw ConversionError(.offsetOutOfRange, file: path, field: "\(tensorField) '\(tensor.name)'",
+                                  problem: "the tensor's bytes are outside the file",
+                                  fix: "the file changed since it was opened; download it again")
+        }
+        tensor.dtype.decodeLittleEndian(base, into: destination)
+    }
+
+    public func release(_ tensor: SourceTensor) {
+        guard let (_, offset) = index[tensor.name] else { return }
+        mapping.dropPages(at: offset, count: tensor.byteCount)
     }
 }

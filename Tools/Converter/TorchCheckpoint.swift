@@ -3,15 +3,15 @@
 /// (one raw storage blob per key; several tensors may view one storage), and optional
 /// `<prefix>/byteorder` ("little"). The pickle is read by `RestrictedUnpickler`, which runs
 /// no code, and every tensor is validated against its storage blob at open time.
-public final class TorchCheckpoint: CheckpointWeights {
+public final class TorchCheckpoint: MappedCheckpoint {
     public let path: String
     public let tensors: [SourceTensor]
 
     /// data.pkl of a state dict is ~100 bytes per tensor; anything this large is not one.
     static let maxPickleBytes = 256 << 20
 
-    private let mapping: CheckpointMapping
-    private let index: [String: (tensor: SourceTensor, offset: Int)]
+    let mapping: CheckpointMapping
+    let index: [String: (tensor: SourceTensor, offset: Int)]
 
     public init(path: String) throws {
         self.path = path
@@ -58,26 +58,7 @@ public final class TorchCheckpoint: CheckpointWeights {
         self.index = index
     }
 
-    public func readFloat32(_ tensor: SourceTensor, into destination: UnsafeMutableBufferPointer<Float>) throws {
-        try checkDestination(tensor, destination)
-        guard let (known, offset) = index[tensor.name], known == tensor else {
-            throw ConversionError(.missingTensor, file: path, field: "tensor '\(tensor.name)'",
-                                  problem: "no such tensor in this file (or its description differs)",
-                                  fix: "pass a SourceTensor taken from this file's `tensors` (converter bug)")
-        }
-        guard tensor.byteCount > 0 else { return }
-        guard let bytes = mapping.bytes(at: offset, count: tensor.byteCount), let base = bytes.baseAddress else {
-            throw ConversionError(.offsetOutOfRange, file: path, field: "tensor '\(tensor.name)'",
-                                  problem: "the tensor's bytes are outside the file",
-                                  fix: "the file changed since it was opened; download it again")
-        }
-        tensor.dtype.decodeLittleEndian(base, into: destination)
-    }
-
-    public func release(_ tensor: SourceTensor) {
-        guard let (_, offset) = index[tensor.name] else { return }
-        mapping.dropPages(at: offset, count: tensor.byteCount)
-    }
+    let tensorField = "tensor"
 
     // MARK: - Archive layout
 
