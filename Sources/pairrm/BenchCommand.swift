@@ -64,12 +64,12 @@ struct BenchCommand: ParsableCommand {
         let forwards = mode == .both ? 2 : 1
         for _ in 0..<warmup { _ = try ranker.compare(prompt, a, b, mode: mode.mode) }
         var times: [Double] = []
-        let bar = LineProgressBar(label: "bench", total: iterations, unit: "compares")
+        let bar = ProgressBar(label: "bench", unit: "compares")
         for i in 0..<iterations {
             let start = monotonicSeconds()
             _ = try ranker.compare(prompt, a, b, mode: mode.mode)
             times.append(monotonicSeconds() - start)
-            bar.update(done: i + 1, failed: 0)
+            bar.update(done: i + 1, total: iterations)
         }
         bar.finish()
         times.sort()

@@ -72,7 +72,7 @@ struct ConvertCommand: ParsableCommand {
         }
         options.numHeads = heads
         options.weightsFile = weightsFile
-        let bar = ProgressBar(label: "converting")
+        let bar = ProgressBar(label: "converting", unit: "MB", unitScale: 1e6)
         let quiet = self.quiet
         do {
             let report = try Converter.convert(directory: directory, output: output, options: options) { progress in

@@ -123,59 +123,6 @@ final class LineReader {
     }
 }
 
-/// Writes whole lines to stdout with write(2): each result line is on disk/pipe before the next is computed.
-func writeStandardOutput(_ text: String) {
-    var bytes = Array(text.utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeMutableBytes { write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
-        if written < 0, errno == EINTR { continue }
-        if written <= 0 { return }
-        offset += written
-    }
-}
-
-/// An items/s progress bar on stderr (only when stderr is a terminal), with ETA when the total is known.
-final class LineProgressBar: @unchecked Sendable {
-    let enabled = isatty(STDERR_FILENO) == 1
-    let label: String
-    let total: Int?
-    let unit: String
-    let started = monotonicSeconds()
-    var lastDraw = 0.0
-
-    init(label: String, total: Int?, unit: String = "lines") {
-        self.label = label
-        self.total = total
-        self.unit = unit
-    }
-
-    func update(done: Int, failed: Int, force: Bool = false) {
-        guard enabled else { return }
-        let now = monotonicSeconds()
-        guard force || now - lastDraw > 0.1 else { return }
-        lastDraw = now
-        let elapsed = now - started
-        let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        var text = "\r\u{1B}[2K\(label) "
-        if let total, total > 0 {
-            let fraction = min(1, Double(done) / Double(total))
-            let width = 30, filled = Int(fraction * Double(width))
-            text += String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            let eta = rate > 0 ? Double(total - done) / rate : 0
-            text += " \(done)/\(total) \(String(format1: rate)) \(unit)/s ETA \(Int(eta.rounded()))s"
-        } else {
-            text += "\(done) \(unit) \(String(format1: rate)) \(unit)/s"
-        }
-        if failed > 0 { text += " (\(failed) bad)" }
-        writeStandardError(text)
-    }
-
-    func finish() {
-        if enabled { writeStandardError("\r\u{1B}[2K") }
-    }
-}
-
 /// The JSONL loop shared by the subcommands: read, process `batchSize` lines at a time, write
 /// in order, stop or skip on bad lines. Throws `ExitCode(1)` after a bad line with `stop`.
 func runJSONLines(task: LineTask, ranker: RankerArguments, lines: LineArguments, label: String) throws {
@@ -210,10 +157,11 @@ func runJSONLines(task: LineTask, ranker: RankerArguments, lines: LineArguments,
         fd = STDIN_FILENO
     }
     defer { if fd != STDIN_FILENO { close(fd) } }
+    let knownTotal = total
 
     let processor = LineProcessor(task: task, maxLineBytes: lines.maxLineBytes)
     let reader = LineReader(fd: fd)
-    let bar = LineProgressBar(label: label, total: total)
+    let bar = ProgressBar(label: label)
     defer { bar.finish() }
     let chunkSize = max(1, pairRanker.defaults.batchSize)
     var number = 0, done = 0, failed = 0
@@ -225,7 +173,7 @@ func runJSONLines(task: LineTask, ranker: RankerArguments, lines: LineArguments,
         }
         if chunk.isEmpty { break }
         let base = done, baseFailed = failed
-        let outcomes = processor.process(chunk, ranker: pairRanker) { p in bar.update(done: base + p.completed, failed: baseFailed + p.failed) }
+        let outcomes = processor.process(chunk, ranker: pairRanker) { p in bar.update(done: base + p.completed, total: knownTotal, failed: baseFailed + p.failed) }
         for outcome in outcomes {
             done += 1
             switch outcome {
@@ -239,7 +187,7 @@ func runJSONLines(task: LineTask, ranker: RankerArguments, lines: LineArguments,
                 writeStandardOutput(failure.record + "\n")
             }
         }
-        bar.update(done: done, failed: failed, force: true)
+        bar.update(done: done, total: total, failed: failed, force: true)
     }
     bar.finish()
     if failed > 0 { printError("\(failed) bad line\(failed == 1 ? "" : "s") skipped (--on-error skip)") }

@@ -28,7 +28,7 @@ struct VerifyCommand: ParsableCommand {
             printError("FAILED: \(error)")
             throw ExitCode(1)
         }
-        let bar = ProgressBar(label: "verifying")
+        let bar = ProgressBar(label: "verifying", unit: "MB", unitScale: 1e6)
         let failures = file.verifyAll { done, total in bar.update(done: done, total: total, detail: "") }
         bar.finish()
         for failure in failures { printError("FAILED: \(failure)") }
