@@ -99,6 +99,7 @@ void prm_fill_variant(prm_isa isa, prm_kernel_table *t) {
 #if defined(__aarch64__)
     case PRM_ISA_NEON_DOTPROD:
         prm_fill_neon_dotprod_quant(t);
+        prm_fill_neon_float(t);
         break;
 #endif
     default:
@@ -189,3 +190,5 @@ void prm_layernorm(const float *x, const float *residual, float *y, int64_t m, i
 void prm_gelu(float *x, int64_t count) { table()->gelu(x, count); }
 
 void prm_softmax_rows(float *x, int64_t m, int64_t n, int64_t ld) { table()->softmax_rows(x, m, n, ld); }
+
+void prm_f16_to_f32(const uint16_t *src, float *dst, int64_t count) { table()->f16_to_f32(src, dst, count); }

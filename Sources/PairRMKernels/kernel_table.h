@@ -15,6 +15,7 @@ typedef struct prm_kernel_table {
     void (*layernorm)(const float *, const float *, float *, int64_t, int64_t, int64_t, const float *, const float *, float);
     void (*gelu)(float *, int64_t);
     void (*softmax_rows)(float *, int64_t, int64_t, int64_t);
+    void (*f16_to_f32)(const uint16_t *, float *, int64_t);
 } prm_kernel_table;
 
 // The table of `isa` (generic entries where the variant has none), built whether or not the CPU
@@ -32,6 +33,7 @@ void prm_fill_avx512_vnni_quant(prm_kernel_table *table); // arch/x86/quant_avx5
 #endif
 #if defined(__aarch64__)
 void prm_fill_neon_dotprod_quant(prm_kernel_table *table); // arch/arm/quant_neon.c
+void prm_fill_neon_float(prm_kernel_table *table);         // arch/arm/float_ops_neon.c
 #endif
 
 #endif

@@ -87,10 +87,12 @@ extension PairRMModel {
         let config = self.config, h = config.hiddenSize, d = config.headSize
         let scale = Float(Double(d * 3).squareRoot())
         let inverseScale = 1 / scale
-        let positionQuery = positionProjections.query(layer), positionKey = positionProjections.key(layer)
-        // Only the relative rows that distances in 0..<t can reach are multiplied.
+        // Only the relative rows that distances in 0..<t can reach are multiplied (and, for F16
+        // projections, widened first: both pointers start at row lowRow, row stride h).
         let lowRow = relative.row(-(t - 1)), highRow = relative.row(t - 1)
         let rowCount = highRow - lowRow + 1
+        let (positionQuery, positionKey) = positionProjections.rows(layer: layer, from: lowRow, count: rowCount,
+                                                                    scratch: c.positionRows, threads: c.threads)
         // The bucket table rebased to the first relative row this length reaches.
         for (index, row) in relative.rows.enumerated() { c.relativeColumns[index] = row - Int32(lowRow) }
         let workers = min(c.threads, config.numHeads)
@@ -103,9 +105,9 @@ extension PairRMModel {
                 let column = head * d
                 prm_sgemm_nt(Int64(t), Int64(t), Int64(d), inverseScale, c.q + column, Int64(h), c.k + column, Int64(h), scores, Int64(t))
                 prm_sgemm_nt(Int64(t), Int64(rowCount), Int64(d), 1, c.q + column, Int64(h),
-                             positionKey + lowRow * h + column, Int64(h), c2p, Int64(rowCount))
+                             positionKey + column, Int64(h), c2p, Int64(rowCount))
                 prm_sgemm_nt(Int64(t), Int64(rowCount), Int64(d), 1, c.k + column, Int64(h),
-                             positionQuery + lowRow * h + column, Int64(h), p2c, Int64(rowCount))
+                             positionQuery + column, Int64(h), p2c, Int64(rowCount))
                 prm_attention_add_relative(scores, c2p, p2c, Int64(t), Int64(rowCount), c.relativeColumns + relative.maxDistance,
                                            inverseScale, 0, Int64(t))
                 prm_softmax_rows(scores, Int64(t), Int64(t), Int64(t))

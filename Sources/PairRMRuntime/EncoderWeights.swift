@@ -1,4 +1,5 @@
 import PairRMFormat
+import PairRMKernels
 
 /// Every tensor the forward pass reads, resolved once at load: pointers into the container.
 final class EncoderWeights: @unchecked Sendable {
@@ -127,7 +128,7 @@ final class EncoderWeights: @unchecked Sendable {
         case .f32(let table):
             destination.update(from: table + id * h, count: h)
         case .f16(let table):
-            for column in 0..<h { destination[column] = Float(Float16(bitPattern: table[id * h + column])) }
+            prm_f16_to_f32(table + id * h, destination, Int64(h))
         case .q8Rows(let scales, let rows):
             let scale = scales[id]
             for column in 0..<h { destination[column] = scale * Float(rows[id * h + column]) }

@@ -22,6 +22,9 @@ public final class InferenceContext: @unchecked Sendable {
     var activations: prm_q8_activations
     /// Relative-table column of each distance −maxDistance…maxDistance for the current length.
     let relativeColumns: UnsafeMutablePointer<Int32>
+    /// F16 models only: the current layer's PQ and PK rows widened to f32, [2][relativeRows, H]
+    /// (PositionProjections.rows); nil when the projections are F32 and read in place.
+    let positionRows: UnsafeMutablePointer<Float>?
     private var allocations: [UnsafeMutableRawPointer] = []
 
     /// - Parameters:
@@ -58,6 +61,8 @@ public final class InferenceContext: @unchecked Sendable {
         let columns = UnsafeMutableRawPointer.allocate(byteCount: (2 * PairRMModel.maxTokens + 1) * 4, alignment: 64)
         allocations.append(columns)
         relativeColumns = columns.assumingMemoryBound(to: Int32.self)
+        let positionFloats = model.positionProjections.scratchCount
+        positionRows = positionFloats > 0 ? floats(positionFloats) : nil
         self.allocations = allocations
     }
 

@@ -2,8 +2,9 @@
 // (prm_kernels_force). Integer kernels must reproduce generic's exact int32 sums (q8/q4 outputs
 // equal up to rounding of the float epilogue, activation quantization bit-identical); f32 kernels
 // may differ by summation order (1e-5 of the summed magnitudes). Splitting the output columns at
-// multiples of 16, or the rows, must give bit-identical results. Tools/kernels/kernel_selftest.c
-// runs the same checks as plain C (also for aarch64 under QEMU and AVX-512 under emulation).
+// multiples of 16, or the rows, must give bit-identical results. f16_to_f32 must give the exact
+// value of every binary16 input in every variant. Tools/kernels/kernel_selftest.c runs the same
+// checks as plain C (also for aarch64 under QEMU and AVX-512 under emulation).
 import PairRMKernels
 import XCTest
 
@@ -235,6 +236,48 @@ final class KernelVariantTests: XCTestCase {
         }
         compare("softmax_rows", label, softmax(isa), softmax(PRM_ISA_GENERIC), rows: m, cols: n, ld: ld) { _, want in
             1e-5 * abs(want) + 1e-30
+        }
+    }
+
+    // MARK: - f16 -> f32
+
+    /// All 65536 binary16 inputs, bit for bit, in generic and every variant here: finite values and
+    /// ±Inf as Swift's exact Float(Float16), NaNs with sign and payload kept and the quiet bit set
+    /// (what F16C / fcvt do, signalling NaNs included). Then short and misaligned runs: same values,
+    /// nothing written past `count`.
+    func testHalfToFloatMatchesHardwareForEveryInput() {
+        let inputs = (0...UInt16.max).map { $0 }
+        let expected: [UInt32] = inputs.map { bits in
+            let half = Float16(bitPattern: bits)
+            guard half.isNaN else { return Float(half).bitPattern }
+            return UInt32(bits & 0x8000) << 16 | 0x7FC0_0000 | UInt32(bits & 0x03FF) << 13
+        }
+        for isa in [PRM_ISA_GENERIC] + variants {
+            let name = String(cString: prm_isa_name(isa))
+            force(isa)
+            var output = [Float](repeating: 0, count: inputs.count)
+            prm_f16_to_f32(inputs, &output, Int64(inputs.count))
+            let mismatches = inputs.indices.filter { output[$0].bitPattern != expected[$0] }
+            if let first = mismatches.first {
+                XCTFail("f16_to_f32 \(name): \(mismatches.count) of 65536 inputs differ, first 0x\(String(first, radix: 16)): got 0x\(String(output[first].bitPattern, radix: 16)) want 0x\(String(expected[first], radix: 16))")
+            }
+            var rng = RNG(seed: 16)
+            let sentinel: UInt32 = 0xDEAD_BEEF
+            for offset in 0..<4 {
+                for count in 0...40 {
+                    let start = Int(rng.next() % 60_000)
+                    var buffer = [Float](repeating: Float(bitPattern: sentinel), count: offset + count + 8)
+                    inputs.withUnsafeBufferPointer { source in
+                        buffer.withUnsafeMutableBufferPointer { destination in
+                            prm_f16_to_f32(source.baseAddress! + start + offset, destination.baseAddress! + offset, Int64(count))
+                        }
+                    }
+                    let values = (0..<count).allSatisfy { buffer[offset + $0].bitPattern == expected[start + offset + $0] }
+                    let untouched = (0..<offset).allSatisfy { buffer[$0].bitPattern == sentinel }
+                        && (count..<(count + 8)).allSatisfy { buffer[offset + $0].bitPattern == sentinel }
+                    XCTAssertTrue(values && untouched, "f16_to_f32 \(name) count=\(count) offset=\(offset)")
+                }
+            }
         }
     }
 

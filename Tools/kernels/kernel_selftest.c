@@ -365,10 +365,59 @@ static void test_rowwise(const prm_kernel_table *g, const prm_kernel_table *v, i
     free(x); free(res); free(gamma); free(beta); free(want); free(got);
 }
 
+// The IEEE binary16 value of `h` as f32, computed independently of any kernel: ldexpf for finite
+// values (all exact in f32), and what vcvtph2ps / fcvt give for the rest (NaNs quieted).
+static uint32_t expected_f16_bits(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+    if (exponent == 31) return sign | 0x7F800000u | (mantissa << 13) | (mantissa ? 0x00400000u : 0);
+    float magnitude = exponent == 0 ? ldexpf((float)mantissa, -24) : ldexpf((float)(1024 + mantissa), (int)exponent - 25);
+    uint32_t bits;
+    memcpy(&bits, &magnitude, 4);
+    return sign | bits;
+}
+
+// All 65536 inputs bit-exact against the independent reference (so generic and every variant agree
+// with the hardware), then short and misaligned runs: each element the same, nothing written past
+// `count`.
+static void test_f16_to_f32(const prm_kernel_table *t) {
+    uint16_t *all = malloc(sizeof(uint16_t) * 65536);
+    uint32_t *want = malloc(sizeof(uint32_t) * 65536), *got = malloc(sizeof(uint32_t) * (65536 + 64));
+    for (uint32_t i = 0; i < 65536; i++) { all[i] = (uint16_t)i; want[i] = expected_f16_bits((uint16_t)i); }
+    t->f16_to_f32(all, (float *)got, 65536);
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < 65536; i++) if (got[i] != want[i]) { if (first < 0) first = i; bad++; }
+    if (bad == 0) {
+        passed++;
+    } else {
+        failed++;
+        printf("FAIL %s f16_to_f32 all inputs: %lld mismatches, first 0x%04llx got 0x%08x want 0x%08x\n", variant,
+               (long long)bad, (long long)first, got[first], want[first]);
+    }
+    int ok = 1;
+    for (int64_t offset = 0; offset < 4 && ok; offset++) {
+        for (int64_t count = 0; count <= 40 && ok; count++) {
+            int64_t start = (int64_t)(next_u32() % 60000);
+            for (int64_t i = 0; i < count + 8; i++) got[offset + i] = 0xDEADBEEFu;
+            t->f16_to_f32(all + start + offset, (float *)got + offset, count);
+            for (int64_t i = 0; i < count; i++) ok &= got[offset + i] == want[start + offset + i];
+            for (int64_t i = count; i < count + 8; i++) ok &= got[offset + i] == 0xDEADBEEFu;
+        }
+    }
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+        printf("FAIL %s f16_to_f32 short/misaligned runs\n", variant);
+    }
+    free(all); free(want); free(got);
+}
+
 int main(void) {
     static const int64_t ms[] = {1, 3, 17, 64}, ks[] = {4, 32, 36, 100, 1024}, ns[] = {16, 17, 48, 100};
     prm_kernel_table generic;
     prm_fill_variant(PRM_ISA_GENERIC, &generic);
+    variant = prm_isa_name(PRM_ISA_GENERIC);
+    test_f16_to_f32(&generic);
     for (int isa = 1; isa < PRM_ISA_COUNT; isa++) {
 #if defined(PRM_EMULATE_X86_SIMD)
         int testable = isa == PRM_ISA_AVX2 || isa == PRM_ISA_AVX512_VNNI;
@@ -391,6 +440,7 @@ int main(void) {
                 }
         for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
             for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) test_rowwise(&generic, &t, ms[a], ks[c % 5] + ns[c]);
+        test_f16_to_f32(&t);
         printf("%s: %s\n", variant, failed == before ? "ok" : "FAILED");
     }
     printf("%d passed, %d failed\n", passed, failed);

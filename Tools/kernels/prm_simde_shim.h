@@ -36,6 +36,19 @@ static inline __m512 _mm512_roundscale_ps(__m512 v, int imm) {
     return _mm512_loadu_ps(a);
 }
 
+// SIMDe 0.7.4's portable binary16 conversion leaves a signalling NaN signalling; vcvtph2ps quiets
+// it (sets the top mantissa bit, keeps sign and payload). Everything else it converts exactly.
+#undef _mm256_cvtph_ps
+static inline __m256 _mm256_cvtph_ps(__m128i v) {
+    __m256 r = simde_mm256_cvtph_ps(v);
+    PRM_SHIM_LANES(uint16_t, v, h);
+    PRM_SHIM_LANES(uint32_t, r, bits);
+    for (int i = 0; i < 8; i++)
+        if ((h[i] & 0x7C00) == 0x7C00 && (h[i] & 0x03FF) != 0) bits[i] |= 0x00400000u;
+    memcpy(&r, bits, sizeof r);
+    return r;
+}
+
 static inline __m512 _mm512_maskz_loadu_ps(__mmask16 k, const void *p) {
     float t[16] = {0};
     for (int i = 0; i < 16; i++) if ((k >> i) & 1) memcpy(&t[i], (const float *)p + i, 4);

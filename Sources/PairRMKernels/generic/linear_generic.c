@@ -4,6 +4,9 @@
 #include <math.h>
 #include <string.h>
 
+// binary16 -> binary32, bit for bit what F16C's vcvtph2ps and AArch64's fcvt produce: exact for
+// finite values and infinities; a NaN keeps its sign and payload and is made quiet (bit 22 set), as
+// the hardware does with a signalling NaN. Subnormal halves are normalized (all normal in f32).
 static float half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exponent = (h >> 10) & 0x1F;
@@ -18,8 +21,8 @@ static float half_to_float(uint16_t h) {
             mantissa &= 0x3FF;
             bits = sign | ((uint32_t)(127 - 15 - shift + 1) << 23) | (mantissa << 13);
         }
-    } else if (exponent == 31) {
-        bits = sign | 0x7F800000u | (mantissa << 13);
+    } else if (exponent == 31) {  // Inf, or NaN (quieted)
+        bits = sign | 0x7F800000u | (mantissa << 13) | (mantissa != 0 ? 0x00400000u : 0);
     } else {
         bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
     }
@@ -194,6 +197,10 @@ static void softmax_rows_generic(float *x, int64_t m, int64_t n, int64_t ld) {
     }
 }
 
+static void f16_to_f32_generic(const uint16_t *src, float *dst, int64_t count) {
+    for (int64_t i = 0; i < count; i++) dst[i] = half_to_float(src[i]);
+}
+
 void prm_fill_generic(prm_kernel_table *t) {
     t->linear_f32 = linear_f32_generic;
     t->linear_f16 = linear_f16_generic;
@@ -205,4 +212,5 @@ void prm_fill_generic(prm_kernel_table *t) {
     t->layernorm = layernorm_generic;
     t->gelu = gelu_generic;
     t->softmax_rows = softmax_rows_generic;
+    t->f16_to_f32 = f16_to_f32_generic;
 }

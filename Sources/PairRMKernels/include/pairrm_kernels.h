@@ -103,6 +103,14 @@ void prm_gelu(float *x, int64_t count);
 /// In place softmax of each row over its first n entries.
 void prm_softmax_rows(float *x, int64_t m, int64_t n, int64_t ld);
 
+// ---------------------------------------------------------------------------------------------
+// Conversions.
+
+/// dst[i] = src[i] widened from IEEE binary16 bits to f32, i < count. Exact for every input, with
+/// the hardware conversions' result in every variant: subnormals normalized, ±Inf kept, NaNs keep
+/// sign and payload and come out quiet (a signalling NaN gets the quiet bit). No alignment needed.
+void prm_f16_to_f32(const uint16_t *src, float *dst, int64_t count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,5 @@
 // AVX2 + FMA (+F16C) variants of the f32 kernels: linear_f32 / linear_f16 / sgemm_nt / sgemm_nn
-// (register-blocked broadcast GEMM), layernorm, gelu and softmax_rows.
+// (register-blocked broadcast GEMM), layernorm, gelu, softmax_rows and f16_to_f32.
 //
 // Determinism: every GEMM output element is one FMA chain over p = 0, 1, ..., k-1 in order (starting
 // from 0), then the epilogue (+ bias, or · alpha), whatever its position in a register tile; so
@@ -378,6 +378,26 @@ PRM_TARGET_AVX2 static void softmax_rows_avx2(float *x, int64_t m, int64_t n, in
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// f16 -> f32 with F16C (exact; NaNs come out quiet, which generic reproduces). The tail goes through
+// a zero-padded copy so every element, the last few included, is converted by the same instruction.
+
+PRM_TARGET_AVX2 static void f16_to_f32_avx2(const uint16_t *src, float *dst, int64_t count) {
+    int64_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m256 lo = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i)));
+        __m256 hi = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i + 8)));
+        _mm256_storeu_ps(dst + i, lo);
+        _mm256_storeu_ps(dst + i + 8, hi);
+    }
+    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    if (i < count) {
+        uint16_t tail[8] = {0};
+        memcpy(tail, src + i, sizeof(uint16_t) * (size_t)(count - i));
+        _mm256_maskstore_ps(dst + i, first_lanes(count - i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tail)));
+    }
+}
+
 void prm_fill_avx2_float(prm_kernel_table *t) {
     t->linear_f32 = linear_f32_avx2;
     t->linear_f16 = linear_f16_avx2;
@@ -386,6 +406,7 @@ void prm_fill_avx2_float(prm_kernel_table *t) {
     t->layernorm = layernorm_avx2;
     t->gelu = gelu_avx2;
     t->softmax_rows = softmax_rows_avx2;
+    t->f16_to_f32 = f16_to_f32_avx2;
 }
 
 #endif
