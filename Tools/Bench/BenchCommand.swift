@@ -53,6 +53,13 @@ struct Latency: ParsableCommand {
     @Option(help: "Tokens per pair in the throughput batch.") var batchTokens: Int = 256
     @Option(help: "Kernel variant: generic, avx2, avx512_vnni, neon_dotprod (default: best).") var kernels: String?
 
+    func validate() throws {
+        // Three segments of [CLS] prefix … [SEP] need at least 3 tokens each.
+        if let short = (tokens + (batchPairs > 0 ? [batchTokens] : [])).first(where: { $0 < 12 }) {
+            throw ValidationError("--tokens/--batch-tokens \(short) is too short: a pair needs at least 12 tokens")
+        }
+    }
+
     func run() throws {
         if let kernels {
             guard let isa = (0..<Int(PRM_ISA_COUNT.rawValue)).map({ prm_isa(rawValue: UInt32($0)) })
@@ -94,24 +101,25 @@ struct Latency: ParsableCommand {
 
 struct Fidelity: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Order-averaged scores s = (L(a,b) − L(b,a))/2 of a quantized model against a reference model on a JSONL of pairs.",
-        discussion: "Input lines: {\"ids_ab\": [...], \"pos_ab\": [p0,p1,p2], \"ids_ba\": [...], \"pos_ba\": [...]} (Tools/python/golden/make_pairs.py).")
+        abstract: "Order-averaged scores s = (L(a,b) − L(b,a))/2 of quantized models against a reference model on a JSONL of pairs.",
+        discussion: """
+            Input lines: {"ids_ab": [...], "pos_ab": [p0,p1,p2], "ids_ba": [...], "pos_ba": [...]} (Tools/python/golden/make_pairs.py).
+            The reference is run once; with --reference-logits FILE its logits are read from FILE when it exists
+            (same model, same pairs) and written there otherwise, so several runs share one f32 pass.
+            """)
 
     @Option(help: "Reference model (normally f32).") var reference: String
-    @Option(help: "Model under test.") var model: String
+    @Option(help: "Model under test (repeat for several; none: only fill the --reference-logits cache).") var model: [String] = []
     @Option(help: "Pairs JSONL.") var pairs: String
     @Option(help: "Use only the first N pairs.") var limit: Int = 200
     @Option(help: "Threads.") var threads: Int = 2
+    @Option(help: "Cache of the reference logits (JSON), read if present, written otherwise.") var referenceLogits: String?
+
+    struct Input { let ab: [Int32]; let pab: (Int, Int, Int); let ba: [Int32]; let pba: (Int, Int, Int) }
 
     func run() throws {
-        let referenceModel = try PairRMModel(path: reference)
-        let testedModel = try PairRMModel(path: model)
-        let referenceContext = InferenceContext(model: referenceModel, maxTokens: 2048, threads: threads)
-        let testedContext = InferenceContext(model: testedModel, maxTokens: 2048, threads: threads)
         let lines = try String(contentsOfFile: pairs, encoding: .utf8).split(separator: "\n").prefix(limit)
-        var s: [(Double, Double)] = []
-        var logitErrors: [Double] = []
-        for (index, line) in lines.enumerated() {
+        let inputs: [Input] = try lines.map { line in
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             func input(_ order: String) -> ([Int32], (Int, Int, Int)) {
                 let ids = (object["ids_\(order)"] as! [NSNumber]).map(\.int32Value)
@@ -119,27 +127,69 @@ struct Fidelity: ParsableCommand {
                 return (ids, (p[0], p[1], p[2]))
             }
             let (ab, pab) = input("ab"), (ba, pba) = input("ba")
-            let r1 = try referenceModel.score(ids: ab, positions: pab, context: referenceContext).logit
-            let r2 = try referenceModel.score(ids: ba, positions: pba, context: referenceContext).logit
-            let t1 = try testedModel.score(ids: ab, positions: pab, context: testedContext).logit
-            let t2 = try testedModel.score(ids: ba, positions: pba, context: testedContext).logit
-            s.append((Double(r1 - r2) / 2, Double(t1 - t2) / 2))
-            logitErrors += [abs(Double(t1 - r1)), abs(Double(t2 - r2))]
-            if index % 20 == 0 { FileHandle.standardError.write("\(index + 1)/\(lines.count)\n".data(using: .utf8)!) }
+            return Input(ab: ab, pab: pab, ba: ba, pba: pba)
         }
-        let agreement = Double(s.filter { ($0.0 > 0) == ($0.1 > 0) }.count) / Double(s.count)
-        let meanR = s.map(\.0).reduce(0, +) / Double(s.count), meanT = s.map(\.1).reduce(0, +) / Double(s.count)
-        var covariance = 0.0, varianceR = 0.0, varianceT = 0.0
-        for (r, t) in s {
-            covariance += (r - meanR) * (t - meanT); varianceR += (r - meanR) * (r - meanR); varianceT += (t - meanT) * (t - meanT)
+        /// Logits of both orders of every pair; `checkpoint` is called every 10 pairs with those so far.
+        func logits(of path: String, checkpoint: ([(Double, Double)]) throws -> Void = { _ in }) throws -> [(Double, Double)] {
+            let loaded = try PairRMModel(path: path)
+            let context = InferenceContext(model: loaded, maxTokens: 2048, threads: threads)
+            var result: [(Double, Double)] = []
+            for (index, input) in inputs.enumerated() {
+                let l1 = try loaded.score(ids: input.ab, positions: input.pab, context: context).logit
+                let l2 = try loaded.score(ids: input.ba, positions: input.pba, context: context).logit
+                result.append((Double(l1), Double(l2)))
+                if (index + 1) % 10 == 0 {
+                    try checkpoint(result)
+                    FileHandle.standardError.write("\(path): \(index + 1)/\(inputs.count)\n".data(using: .utf8)!)
+                }
+            }
+            try checkpoint(result)
+            return result
         }
-        let pearson = covariance / (varianceR * varianceT).squareRoot()
-        let referenceLogits = s.map { abs($0.0) }
-        let summary: [String: Any] = [
-            "pairs": s.count, "sign_agreement": agreement, "pearson": pearson,
-            "mean_abs_logit_error": logitErrors.reduce(0, +) / Double(logitErrors.count),
-            "mean_abs_reference_s": referenceLogits.reduce(0, +) / Double(referenceLogits.count),
+        var baseline: [(Double, Double)]
+        if let cache = referenceLogits, FileManager.default.fileExists(atPath: cache) {
+            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cache))) as! [String: Any]
+            let pairsLogits = (object["logits"] as! [[NSNumber]]).map { ($0[0].doubleValue, $0[1].doubleValue) }
+            guard object["model"] as? String == self.reference, pairsLogits.count >= inputs.count else {
+                throw ValidationError("\(cache) holds logits of another reference model or only \(pairsLogits.count) pairs; use --limit \(pairsLogits.count) or delete it")
+            }
+            baseline = Array(pairsLogits.prefix(inputs.count))
+        } else {
+            // Written every 10 pairs, so an interrupted run still leaves the pairs it finished.
+            baseline = try logits(of: self.reference) { done in
+                guard let cache = referenceLogits else { return }
+                let object: [String: Any] = ["model": self.reference, "pairs": pairs, "logits": done.map { [$0.0, $0.1] }]
+                try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: cache), options: .atomic)
+            }
+        }
+        let referenceScores = baseline.map { ($0.0 - $0.1) / 2 }
+        let meanAbsS = referenceScores.map(abs).reduce(0, +) / Double(referenceScores.count)
+        let meanS = referenceScores.reduce(0, +) / Double(referenceScores.count)
+        let spreadS = (referenceScores.map { ($0 - meanS) * ($0 - meanS) }.reduce(0, +) / Double(referenceScores.count)).squareRoot()
+        let meanAbsLogit = baseline.map { (abs($0.0) + abs($0.1)) / 2 }.reduce(0, +) / Double(baseline.count)
+        var summary: [String: Any] = [
+            "pairs": inputs.count, "reference": self.reference, "mean_abs_reference_s": meanAbsS, "std_reference_s": spreadS,
+            "mean_abs_reference_logit": meanAbsLogit,
         ]
+        var perModel: [String: Any] = [:]
+        for path in model {
+            let tested = try logits(of: path)
+            let s = zip(referenceScores, tested.map { ($0.0 - $0.1) / 2 }).map { ($0, $1) }
+            let agreement = Double(s.filter { ($0.0 > 0) == ($0.1 > 0) }.count) / Double(s.count)
+            let meanR = s.map(\.0).reduce(0, +) / Double(s.count), meanT = s.map(\.1).reduce(0, +) / Double(s.count)
+            var covariance = 0.0, varianceR = 0.0, varianceT = 0.0
+            for (r, t) in s {
+                covariance += (r - meanR) * (t - meanT); varianceR += (r - meanR) * (r - meanR); varianceT += (t - meanT) * (t - meanT)
+            }
+            let logitErrors = zip(baseline, tested).flatMap { [abs($1.0 - $0.0), abs($1.1 - $0.1)] }
+            perModel[path] = [
+                "sign_agreement": agreement, "pearson": covariance / (varianceR * varianceT).squareRoot(),
+                "mean_abs_logit_error": logitErrors.reduce(0, +) / Double(logitErrors.count),
+                "max_abs_logit_error": logitErrors.max() ?? 0,
+                "mean_abs_s_error": s.map { abs($0.1 - $0.0) }.reduce(0, +) / Double(s.count),
+            ]
+        }
+        summary["models"] = perModel
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }

@@ -84,6 +84,18 @@ next draws of that tensor's own generator after its base values (``z1 = rng.stan
 for the weight tensor, ``z2 = rng.standard_normal(4)`` for the bias tensor).  The chosen
 channels are printed.
 
+``--local-attention`` (off by default; the full-size benchmark checkpoints use it) makes the
+random model behave like a ranker whose candidate states depend on the candidate: without it
+every position attends almost uniformly to everything, so h_a and h_b see the same tokens and
+the order-averaged score s = (L(a,b) - L(b,a)) / 2 is nearly zero (|s| ~ 0.05 on head outputs
+of O(1)), which makes any quantization noise look like a verdict flip.  With it, per head
+(dimension 0 of each 64-wide head, unit direction ``w`` from
+``default_rng([seed, crc32("local-attention")])``, mean removed):
+``key_proj.bias[head*64] += 6``; ``query_proj.weight[head*64, :] += 1.33 w``;
+``rel_embeddings.weight[r] += 0.05 * (-10 * min(|r - 256|, 128) / 128) * w``.  The
+position-to-content term k_j . PQ[r] then carries about -80 * min(|i - j|, 128) / 128 (before
+the 1/sqrt(192) scale): attention decays with distance, like a trained encoder's local heads.
+
 ``--dtype f16|bf16`` casts the float32 draws with torch (round-to-nearest-even);
 ``config.json`` then says ``torch_dtype`` float16 / bfloat16 (as HF would write for a half
 model).  ``--format bin`` writes ``pytorch_model.bin`` with ``torch.save(OrderedDict state
@@ -340,7 +352,37 @@ def outlier_channels(seed, hidden):
     return ch, signs
 
 
-def make_tensor(name, shape, seed, outliers):
+class LocalAttention:
+    """The ``--local-attention`` structure (see the module docstring): a position-to-content
+    attention bias that makes every token, the three prefix tokens included, attend mostly to
+    its neighbours, as a trained encoder's heads largely do."""
+
+    KEY_BIAS = 6.0       # beta: added to key dimension 0 of every head
+    QUERY_GAIN = 1.33    # lambda: query_proj row (head dimension 0) gains lambda * w
+    DEPTH = 10.0         # U: LN(rel_embeddings[r]) . w ~= -U * min(|r - span|, WIDTH) / WIDTH
+    WIDTH = 128.0
+
+    def __init__(self, seed, hidden, heads):
+        rng = np.random.default_rng([seed, zlib.crc32(b"local-attention")])
+        w = rng.standard_normal(hidden)
+        w -= w.mean()                      # LayerNorm removes the mean: keep w orthogonal to it
+        self.direction = (w / np.linalg.norm(w)).astype(np.float32)
+        self.head_rows = np.arange(heads) * (hidden // heads)
+
+    def apply(self, name, a):
+        if name.endswith("attention.self.key_proj.bias"):
+            a[self.head_rows] += np.float32(self.KEY_BIAS)
+        elif name.endswith("attention.self.query_proj.weight"):
+            a[self.head_rows, :] += np.float32(self.QUERY_GAIN) * self.direction[None, :]
+        elif name.endswith("rel_embeddings.weight"):
+            span = a.shape[0] // 2
+            distance = np.minimum(np.abs(np.arange(a.shape[0]) - span), self.WIDTH) / self.WIDTH
+            # the base rows are N(0, 0.05): scale the structure to that std so LN keeps it
+            a += (np.float32(0.05) * (-self.DEPTH * distance))[:, None].astype(np.float32) * self.direction[None, :]
+        return a
+
+
+def make_tensor(name, shape, seed, outliers, locality=None):
     rng = tensor_rng(seed, name)
     z = rng.standard_normal(shape, dtype=np.float32)
     if name.endswith("word_embeddings.weight") or name.endswith("rel_embeddings.weight"):
@@ -362,16 +404,18 @@ def make_tensor(name, shape, seed, outliers):
     else:
         std = linear_gain(name) / np.sqrt(shape[1])
         a = z * np.float32(std)
+    if locality is not None:
+        a = locality.apply(name, a)
     assert a.dtype == np.float32 and a.shape == tuple(shape)
     return a
 
 
-def build_state_dict(specs, seed, outliers, dtype):
+def build_state_dict(specs, seed, outliers, dtype, locality=None):
     sd = collections.OrderedDict()
     t0 = time.time()
     last = t0
     for i, (name, shape) in enumerate(specs):
-        t = torch.from_numpy(make_tensor(name, shape, seed, outliers))
+        t = torch.from_numpy(make_tensor(name, shape, seed, outliers, locality))
         if dtype != "f32":
             t = t.to(TORCH_DTYPES[dtype])
         sd[name] = t.contiguous()
@@ -547,6 +591,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1, help="weight seed (default 1)")
     ap.add_argument("--outliers", action="store_true",
                     help="inject 4 outlier channels into every LayerNorm (gain ~20, bias ~+-5; see docstring)")
+    ap.add_argument("--local-attention", action="store_true",
+                    help="make attention local through the relative positions so prefix states depend on "
+                         "their own segment (realistic score spread; see docstring)")
     ap.add_argument("--spm", default=None,
                     help=f"SentencePiece model; default {DEFAULT_FULL_SPM} for full, "
                          f"Tests/Fixtures/tiny-spm/spm.model for tiny")
@@ -610,7 +657,11 @@ def main(argv=None):
     outliers = outlier_channels(args.seed, cfg["hidden_size"]) if args.outliers else None
     if outliers is not None:
         log(f"outlier channels {outliers[0].tolist()} bias signs {outliers[1].tolist()} in every LayerNorm")
-    sd = build_state_dict(specs, args.seed, outliers, args.dtype)
+    locality = None
+    if args.local_attention:
+        locality = LocalAttention(args.seed, cfg["hidden_size"], cfg["num_attention_heads"])
+        log("local attention: key bias, query rows and rel_embeddings structured (see docstring)")
+    sd = build_state_dict(specs, args.seed, outliers, args.dtype, locality)
     t0 = time.time()
     path = save_weights(sd, args.out, args.format)
     log(f"  saved {os.path.basename(path)} ({time.time() - t0:.1f}s)")

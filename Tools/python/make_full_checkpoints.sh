@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Full-size (1.74 GB each) random PairRM checkpoints for benchmarks. NOT committed.
-#   $OUT/full-pairrm-hf           f32, seed 1, llm-blender/PairRM-hf layout
-#   $OUT/full-pairrm-hf-outliers  f32, seed 2, --outliers
+#   $OUT/full-pairrm-hf           f32, seed 1, --local-attention, llm-blender/PairRM-hf layout
+#   $OUT/full-pairrm-hf-outliers  f32, seed 2, --outliers --local-attention
 #   $OUT/full-pairrm              llm-blender/PairRM layout (RankerConfig config.json +
 #                                 ranker_config.json); weights and tokenizer files are
 #                                 symlinks into full-pairrm-hf
@@ -13,6 +13,6 @@ PY="${PY:-/work/venv-ref/bin/python}"
 OUT="${1:-/work/scratch/ckpt}"
 export PYTHONWARNINGS=ignore
 mkdir -p "$OUT"
-"$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm-hf --seed 1 --force --out "$OUT/full-pairrm-hf"
-"$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm-hf --seed 2 --outliers --force --out "$OUT/full-pairrm-hf-outliers"
+"$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm-hf --seed 1 --local-attention --force --out "$OUT/full-pairrm-hf"
+"$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm-hf --seed 2 --outliers --local-attention --force --out "$OUT/full-pairrm-hf-outliers"
 "$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm --force --link-from "$OUT/full-pairrm-hf" --out "$OUT/full-pairrm"
