@@ -9,6 +9,9 @@ public enum DType: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case q8P16 = 17
     /// int4 16-row panels, per-row f32 scale for every 32 columns.
     case q4P16B32 = 18
+    /// int8 16-row panels, 4-column groups, per-row f32 scale for every 32 columns (for the
+    /// int16-activation GEMM).
+    case q8P16B32 = 19
 
     public var description: String {
         switch self {
@@ -18,6 +21,7 @@ public enum DType: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .q8Rows: "Q8_ROWS"
         case .q8P16: "Q8_P16"
         case .q4P16B32: "Q4_P16B32"
+        case .q8P16B32: "Q8_P16B32"
         }
     }
 
@@ -51,6 +55,9 @@ public enum DType: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .q4P16B32:
             guard shape.count == 2 else { return nil }
             return QuantLayout.q4P16B32(rows: shape[0], columns: shape[1])?.byteSize
+        case .q8P16B32:
+            guard shape.count == 2 else { return nil }
+            return QuantLayout.q8P16B32(rows: shape[0], columns: shape[1])?.byteSize
         }
     }
 }
@@ -64,7 +71,7 @@ public struct QuantLayout: Sendable, Equatable {
     public var paddedRows: Int
     /// Columns rounded up to the group (4) or block (32) width — or `columns` for Q8_ROWS.
     public var paddedColumns: Int
-    /// Bytes from one panel to the next (Q8_P16, Q4_P16B32); for Q8_ROWS the offset of the int8 rows.
+    /// Bytes from one panel to the next (Q8_P16, Q4_P16B32, Q8_P16B32); for Q8_ROWS the offset of the int8 rows.
     public var stride: Int
     public var byteSize: Int
 
@@ -72,6 +79,8 @@ public struct QuantLayout: Sendable, Equatable {
     public static let groupColumns = 4
     public static let blockColumns = 32
     public static let q4BlockBytes = 320
+    /// One Q8_P16B32 block: 8 groups of 16 × 4 int8 (512 bytes), then 16 f32 scales.
+    public static let q8BlockBytes = 576
 
     /// Checked arithmetic for everything below; nil means the dimensions are absurd.
     private static func product(_ values: Int...) -> Int? {
@@ -111,6 +120,13 @@ public struct QuantLayout: Sendable, Equatable {
     public static func q4P16B32(rows: Int, columns: Int) -> QuantLayout? {
         guard let np = roundUp(rows, panelRows), let kp = roundUp(columns, blockColumns),
               let stride = product(kp / blockColumns, q4BlockBytes),
+              let size = product(np / panelRows, stride) else { return nil }
+        return QuantLayout(rows: rows, columns: columns, paddedRows: np, paddedColumns: kp, stride: stride, byteSize: size)
+    }
+
+    public static func q8P16B32(rows: Int, columns: Int) -> QuantLayout? {
+        guard let np = roundUp(rows, panelRows), let kp = roundUp(columns, blockColumns),
+              let stride = product(kp / blockColumns, q8BlockBytes),
               let size = product(np / panelRows, stride) else { return nil }
         return QuantLayout(rows: rows, columns: columns, paddedRows: np, paddedColumns: kp, stride: stride, byteSize: size)
     }

@@ -142,6 +142,32 @@ public enum Quantize {
         }
     }
 
+    // MARK: Q8_P16B32
+
+    /// int8 weights with one f32 scale per row per 32-column block (Formats/prm-v1.md §6.2/§6.3 style):
+    /// panel p, block b is 576 bytes at `p·S + 576·b` (`S = (Kp/32)·576`): 8 groups of 16 rows × 4
+    /// columns (`byte[64g + 4r + j] = q[16p+r][32b + 4g + j]`), then the 16 rows' f32 scales.
+    public static func quantizeQ8P16B32(_ weights: UnsafeBufferPointer<Float>, rows: Int, columns: Int,
+                                        into destination: UnsafeMutableRawBufferPointer) {
+        let layout = QuantLayout.q8P16B32(rows: rows, columns: columns)!
+        precondition(weights.count == rows * columns && destination.count == layout.byteSize)
+        destination.initializeMemory(as: UInt8.self, repeating: 0)
+        let blocks = layout.paddedColumns / 32
+        for row in 0..<rows {
+            let panel = layout.stride * (row / 16), r = row % 16
+            for block in 0..<blocks {
+                let start = row * columns + block * 32, end = row * columns + Swift.min(columns, block * 32 + 32)
+                let source = UnsafeBufferPointer(rebasing: weights[start..<end])
+                let scale = rowScale(source)
+                let base = panel + block * QuantLayout.q8BlockBytes
+                for (j, value) in source.enumerated() {
+                    destination.storeBytes(of: quantize8(value, scale), toByteOffset: base + 64 * (j / 4) + 4 * r + j % 4, as: Int8.self)
+                }
+                destination.storeBytes(of: scale.bitPattern.littleEndian, toByteOffset: base + 512 + 4 * r, as: UInt32.self)
+            }
+        }
+    }
+
     // MARK: Reference dequantization
 
     /// Decodes any stored tensor back to f32 in its logical row-major shape. This is the scalar
@@ -174,6 +200,17 @@ public enum Quantize {
                 for column in 0..<columns {
                     let q = bytes.load(fromByteOffset: panel + 64 * (column / 4) + 4 * r + column % 4, as: Int8.self)
                     output[row * columns + column] = scale * Float(q)
+                }
+            }
+        case .q8P16B32:
+            let (rows, columns) = (shape[0], shape[1])
+            let layout = QuantLayout.q8P16B32(rows: rows, columns: columns)!
+            for row in 0..<rows {
+                let panel = layout.stride * (row / 16), r = row % 16
+                for column in 0..<columns {
+                    let base = panel + (column / 32) * QuantLayout.q8BlockBytes, within = column % 32
+                    let q = bytes.load(fromByteOffset: base + 64 * (within / 4) + 4 * r + within % 4, as: Int8.self)
+                    output[row * columns + column] = loadF32(bytes, base + 512 + 4 * r) * Float(q)
                 }
             }
         case .q4P16B32:

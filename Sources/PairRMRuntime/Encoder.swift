@@ -19,23 +19,24 @@ extension PairRMModel {
         for (index, layer) in w.layers.enumerated() {
             // Q, K and V read the same input: quantize it once (outlier channels masked out).
             let attentionInput = maskOutliers(c.x, channels: layer.query.outliers?.channels, rows: t, scratch: c.scratch)
-            linear(layer.query, attentionInput, rows: t, into: c.q, context: c)
-            let shared = layer.key.needsQuantizedActivations && layer.query.needsQuantizedActivations
-            linear(layer.key, attentionInput, rows: t, into: c.k, context: c, reuseActivations: shared)
-            linear(layer.value, attentionInput, rows: t, into: c.v, context: c, reuseActivations: shared)
+            layer.query.apply(attentionInput, rows: t, ldx: h, into: c.q, ldy: h, context: c)
+            for (weight, output) in [(layer.key, c.k), (layer.value, c.v)] {
+                let shared = weight.activations == layer.query.activations && weight.activations != .float
+                weight.apply(attentionInput, rows: t, ldx: h, into: output, ldy: h, context: c, reuseActivations: shared)
+            }
             layer.query.addOutlierTerms(c.x, rows: t, ldx: h, into: c.q, ldy: h, threads: c.threads)
             layer.key.addOutlierTerms(c.x, rows: t, ldx: h, into: c.k, ldy: h, threads: c.threads)
             layer.value.addOutlierTerms(c.x, rows: t, ldx: h, into: c.v, ldy: h, threads: c.threads)
             attend(layer: index, tokens: t, context: c)
-            linear(layer.attentionOutput, c.context, rows: t, into: c.scratch, context: c)
+            layer.attentionOutput.apply(c.context, rows: t, ldx: h, into: c.scratch, ldy: h, context: c)
             layerNorm(c.scratch, residual: c.x, into: c.attention, rows: t, gain: layer.attentionNormGain,
                       bias: layer.attentionNormBias, context: c)
             let ffnInput = maskOutliers(c.attention, channels: layer.intermediate.outliers?.channels, rows: t, scratch: c.scratch)
-            linear(layer.intermediate, ffnInput, rows: t, into: c.intermediate, context: c)
+            layer.intermediate.apply(ffnInput, rows: t, ldx: h, into: c.intermediate, ldy: config.intermediateSize, context: c)
             layer.intermediate.addOutlierTerms(c.attention, rows: t, ldx: h, into: c.intermediate, ldy: config.intermediateSize,
                                                threads: c.threads)
             gelu(c.intermediate, count: t * config.intermediateSize, context: c)
-            linear(layer.output, c.intermediate, rows: t, into: c.scratch, context: c)
+            layer.output.apply(c.intermediate, rows: t, ldx: config.intermediateSize, into: c.scratch, ldy: h, context: c)
             layerNorm(c.scratch, residual: c.attention, into: c.x, rows: t, gain: layer.outputNormGain,
                       bias: layer.outputNormBias, context: c)
             report(probe, layer: index + 1, c.x, t * h)
@@ -44,13 +45,6 @@ extension PairRMModel {
 
     private func report(_ probe: ForwardProbe?, layer: Int, _ states: UnsafeMutablePointer<Float>, _ count: Int) {
         if case .hiddenStates(let body)? = probe { body(layer, UnsafeBufferPointer(start: states, count: count)) }
-    }
-
-    private func linear(_ weight: LinearWeight, _ x: UnsafeMutablePointer<Float>, rows: Int,
-                        into y: UnsafeMutablePointer<Float>, context c: InferenceContext, reuseActivations: Bool = false) {
-        c.prepareActivations(inFeatures: weight.inFeatures)
-        weight.apply(x, rows: rows, ldx: weight.inFeatures, into: y, ldy: weight.outFeatures,
-                     activations: &c.activations, threads: c.threads, reuseActivations: reuseActivations)
     }
 
     /// `x` with the outlier channels zeroed (a copy in `scratch`), or `x` itself when there are none.

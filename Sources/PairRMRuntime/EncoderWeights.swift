@@ -70,15 +70,17 @@ final class EncoderWeights: @unchecked Sendable {
             }
         }
         func linear(_ prefix: String, out: Int, in inFeatures: Int, outliers channels: [Int]? = nil) throws -> LinearWeight {
-            let (info, pointer) = try tensor(prefix + ".weight", [out, inFeatures], allowed: [.f32, .f16, .q8P16, .q4P16B32])
+            let (info, pointer) = try tensor(prefix + ".weight", [out, inFeatures], allowed: [.f32, .f16, .q8P16, .q8P16B32, .q4P16B32])
+            let bytes = pointer.assumingMemoryBound(to: UInt8.self)
             let storage: LinearWeight.Storage = switch info.dtype {
             case .f32: .f32(pointer.assumingMemoryBound(to: Float.self))
             case .f16: .f16(pointer.assumingMemoryBound(to: UInt16.self))
-            case .q8P16: .q8p16(pointer.assumingMemoryBound(to: UInt8.self))
-            default: .q4p16b32(pointer.assumingMemoryBound(to: UInt8.self))
+            case .q8P16: .q8p16(bytes)
+            case .q8P16B32: .q8p16b32(bytes)
+            default: .q4p16b32(bytes)
             }
             var outliers: (channels: [Int], columns: UnsafePointer<Float>)? = nil
-            if let channels, info.dtype == .q8P16 || info.dtype == .q4P16B32 {
+            if let channels, [DType.q8P16, .q8P16B32, .q4P16B32].contains(info.dtype) {
                 outliers = (channels, try f32(prefix + ".weight.outlier_columns", [channels.count, out]))
             }
             return LinearWeight(storage: storage, outFeatures: out, inFeatures: inFeatures, bias: try f32(prefix + ".bias", [out]),

@@ -19,7 +19,9 @@ public final class InferenceContext: @unchecked Sendable {
     /// Per worker: scores [T, T], c2p [T, R], p2c [T, R].
     let headScratch: [UnsafeMutablePointer<Float>]
     let headScratchStride: Int
+    /// Quantized GEMM inputs: int8 rows (Q8_P16, Q4_P16B32) and int16 rows (Q8_P16B32).
     var activations: prm_q8_activations
+    var wideActivations: prm_q16_activations
     /// Relative-table column of each distance −maxDistance…maxDistance for the current length.
     let relativeColumns: UnsafeMutablePointer<Int32>
     /// F16 models only: the current layer's PQ and PK rows widened to f32, [2][relativeRows, H]
@@ -58,6 +60,11 @@ public final class InferenceContext: @unchecked Sendable {
         allocations += [quantized, scales, sums]
         activations = prm_q8_activations(q: quantized.assumingMemoryBound(to: Int8.self), scale: scales.assumingMemoryBound(to: Float.self),
                                          block_sum: sums.assumingMemoryBound(to: Int32.self), m: 0, kp: 0)
+        let wide = UnsafeMutableRawPointer.allocate(byteCount: t * kp * 2, alignment: 64)
+        let wideScales = UnsafeMutableRawPointer.allocate(byteCount: t * 4, alignment: 64)
+        allocations += [wide, wideScales]
+        wideActivations = prm_q16_activations(q: wide.assumingMemoryBound(to: Int16.self), scale: wideScales.assumingMemoryBound(to: Float.self),
+                                              m: 0, kp: 0)
         let columns = UnsafeMutableRawPointer.allocate(byteCount: (2 * PairRMModel.maxTokens + 1) * 4, alignment: 64)
         allocations.append(columns)
         relativeColumns = columns.assumingMemoryBound(to: Int32.self)
@@ -69,6 +76,7 @@ public final class InferenceContext: @unchecked Sendable {
     /// Points the activation scratch at a K for the next quantized GEMM.
     func prepareActivations(inFeatures: Int) {
         activations.kp = Int64((inFeatures + 31) / 32 * 32)
+        wideActivations.kp = activations.kp
     }
 
     deinit { for pointer in allocations { pointer.deallocate() } }

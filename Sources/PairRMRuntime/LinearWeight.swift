@@ -8,7 +8,17 @@ struct LinearWeight: @unchecked Sendable {
         case f32(UnsafePointer<Float>)
         case f16(UnsafePointer<UInt16>)
         case q8p16(UnsafePointer<UInt8>)
+        case q8p16b32(UnsafePointer<UInt8>)
         case q4p16b32(UnsafePointer<UInt8>)
+    }
+
+    /// What the kernel reads as input: the f32 rows, or the rows quantized once per GEMM input.
+    enum Activations: Equatable {
+        case float
+        /// int8, one scale per row (Q8_P16, Q4_P16B32)
+        case int8
+        /// int16, one scale per row (Q8_P16B32)
+        case int16
     }
 
     let storage: Storage
@@ -21,38 +31,50 @@ struct LinearWeight: @unchecked Sendable {
     /// transposed ([channels.count, outFeatures]); the quantized matrix has them zeroed.
     let outliers: (channels: [Int], columns: UnsafePointer<Float>)?
 
-    var needsQuantizedActivations: Bool {
+    var activations: Activations {
         switch storage {
-        case .q8p16, .q4p16b32: true
-        default: false
+        case .f32, .f16: .float
+        case .q8p16, .q4p16b32: .int8
+        case .q8p16b32: .int16
         }
     }
 
-    /// y[0..<m, 0..<out] = x · Wᵀ + b, output columns split across `threads` in 16-column panels
-    /// (each output's arithmetic is independent of the split: bit-identical for any thread count).
-    /// `activations` is scratch for the int8 paths, sized for m × inFeatures.
-    /// With `reuseActivations`, `activations` already holds this input quantized (Q, K and V share it).
+    /// y[0..<m, 0..<out] = x · Wᵀ + b, output columns split across the context's threads in 16-column
+    /// panels (each output's arithmetic is independent of the split: bit-identical for any thread count).
+    /// With `reuseActivations`, the context's activation scratch already holds this input quantized
+    /// the way this weight reads it (Q, K and V share one input).
     func apply(_ x: UnsafePointer<Float>, rows m: Int, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
-               activations: inout prm_q8_activations, threads: Int, reuseActivations: Bool = false) {
+               context c: InferenceContext, reuseActivations: Bool = false) {
         let n = outFeatures, k = inFeatures
-        if needsQuantizedActivations && !reuseActivations {
-            activations.m = Int64(m)
-            prm_quantize_activations(x, Int64(m), Int64(k), Int64(ldx), &activations)
+        c.prepareActivations(inFeatures: k)
+        if !reuseActivations {
+            switch activations {
+            case .float: break
+            case .int8:
+                c.activations.m = Int64(m)
+                prm_quantize_activations(x, Int64(m), Int64(k), Int64(ldx), &c.activations)
+            case .int16:
+                c.wideActivations.m = Int64(m)
+                prm_quantize_activations_q16(x, Int64(m), Int64(k), Int64(ldx), &c.wideActivations)
+            }
         }
-        let ranges = splitRanges(n, parts: threads)
-        let quantized = activations
-        parallelFor(ranges.count, threads: threads) { part in
+        let ranges = splitRanges(n, parts: c.threads)
+        let narrow = c.activations, wide = c.wideActivations
+        parallelFor(ranges.count, threads: c.threads) { part in
             let range = ranges[part]
-            var local = quantized
+            let lo = Int64(range.lowerBound), hi = Int64(range.upperBound)
+            var narrowLocal = narrow, wideLocal = wide
             switch storage {
             case .f32(let w):
-                prm_linear_f32(x, Int64(m), Int64(k), Int64(ldx), w, Int64(range.lowerBound), Int64(range.upperBound), bias, y, Int64(ldy))
+                prm_linear_f32(x, Int64(m), Int64(k), Int64(ldx), w, lo, hi, bias, y, Int64(ldy))
             case .f16(let w):
-                prm_linear_f16(x, Int64(m), Int64(k), Int64(ldx), w, Int64(range.lowerBound), Int64(range.upperBound), bias, y, Int64(ldy))
+                prm_linear_f16(x, Int64(m), Int64(k), Int64(ldx), w, lo, hi, bias, y, Int64(ldy))
             case .q8p16(let w):
-                prm_linear_q8p16(&local, Int64(k), w, Int64(n), Int64(range.lowerBound), Int64(range.upperBound), bias, y, Int64(ldy))
+                prm_linear_q8p16(&narrowLocal, Int64(k), w, Int64(n), lo, hi, bias, y, Int64(ldy))
+            case .q8p16b32(let w):
+                prm_linear_q8p16b32(&wideLocal, Int64(k), w, Int64(n), lo, hi, bias, y, Int64(ldy))
             case .q4p16b32(let w):
-                prm_linear_q4p16b32(&local, Int64(k), w, Int64(n), Int64(range.lowerBound), Int64(range.upperBound), bias, y, Int64(ldy))
+                prm_linear_q4p16b32(&narrowLocal, Int64(k), w, Int64(n), lo, hi, bias, y, Int64(ldy))
             }
         }
     }

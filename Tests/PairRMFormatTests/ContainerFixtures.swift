@@ -61,6 +61,7 @@ enum ContainerFixtures {
                 case .q8Rows: Quantize.quantizeQ8Rows(source, rows: plan.shape[0], columns: plan.shape[1], into: destination)
                 case .q8P16: Quantize.quantizeQ8P16(source, rows: plan.shape[0], columns: plan.shape[1], into: destination)
                 case .q4P16B32: Quantize.quantizeQ4P16B32(source, rows: plan.shape[0], columns: plan.shape[1], into: destination)
+                case .q8P16B32: Quantize.quantizeQ8P16B32(source, rows: plan.shape[0], columns: plan.shape[1], into: destination)
                 }
             }
         }

@@ -30,6 +30,61 @@ final class QuantizeTests: XCTestCase {
         }
     }
 
+    func testQ8P16B32ErrorIsAtMostHalfAStepPerBlock() throws {
+        for (rows, columns) in [(1, 1), (5, 8), (17, 10), (18, 70), (33, 96)] {
+            var values = matrix(rows, columns, seed: UInt64(rows * 1000 + columns))
+            // A block with a tiny range and an all-zero block must get their own scales.
+            if columns > 32 { for k in 32..<min(columns, 64) { values[k] *= 1e-3 } }
+            if columns > 64 { for k in 64..<min(columns, 96) { values[columns + k] = 0 } }
+            let decoded = try roundTrip(values, .q8P16B32, [rows, columns])
+            for row in 0..<rows {
+                for block in stride(from: 0, to: columns, by: 32) {
+                    let range = (row * columns + block)..<(row * columns + min(columns, block + 32))
+                    let step = values[range].map(abs).max()! / 127
+                    for index in range {
+                        XCTAssertLessThanOrEqual(abs(decoded[index] - values[index]), step / 2 * 1.0001 + 1e-12,
+                                                 "[\(row),\(index - row * columns)]")
+                    }
+                }
+            }
+        }
+    }
+
+    func testQ8P16B32ByteLayoutMatchesTheSpecPicture() throws {
+        // 17 rows (two panels), 40 columns (two blocks, the second padded). Row r, column k holds
+        // r * 2 + k % 32 in block 0 and -(r + k % 32) in block 1; each block's max |w| is 127 (scale 1)
+        // in block 0 and 63.5 (scale 0.5) in block 1.
+        let (rows, columns) = (17, 40)
+        var values = [Float](repeating: 0, count: rows * columns)
+        for r in 0..<rows {
+            for k in 0..<32 { values[r * columns + k] = Float(r * 2 + k) }
+            values[r * columns + 31] = 127
+            for k in 32..<40 { values[r * columns + k] = -Float(r + k - 32) }
+            values[r * columns + 39] = -63.5
+        }
+        let bytes = try ContainerFixtures.encode(values, TensorPlan(name: "t", dtype: .q8P16B32, shape: [rows, columns]))
+        let stride = 2 * 576
+        XCTAssertEqual(bytes.count, 2 * stride)
+        XCTAssertEqual(DType.q8P16B32.byteSize(shape: [rows, columns]), 2 * stride)
+        // panel 0, block 0, group 0: r0k0 r0k1 r0k2 r0k3 r1k0 ...
+        XCTAssertEqual(Array(bytes[0..<8]), [0, 1, 2, 3, 2, 3, 4, 5])
+        // group 7 of row 15: columns 28...31
+        XCTAssertEqual(Array(bytes[(7 * 64 + 60)..<(7 * 64 + 64)]), [58, 59, 60, 127])
+        func f32(_ at: Int) -> Float { bytes[at..<(at + 4)].withUnsafeBytes { $0.loadUnaligned(as: Float.self) } }
+        XCTAssertEqual(f32(512), 1)
+        XCTAssertEqual(f32(512 + 60), 1)
+        // block 1, group 0, row 2: -(2 + 0...3) / 0.5
+        XCTAssertEqual(Array(bytes[(576 + 8)..<(576 + 12)]).map { Int8(bitPattern: $0) }, [-4, -6, -8, -10])
+        // block 1, groups 2...7 are column padding: zero
+        XCTAssertTrue(bytes[(576 + 128)..<(576 + 512)].allSatisfy { $0 == 0 })
+        XCTAssertEqual(f32(576 + 512 + 4 * 3), 0.5)
+        // panel 1: row 16 then 15 padding rows (zero bytes, scale 0)
+        XCTAssertEqual(Array(bytes[stride..<(stride + 8)]), [32, 33, 34, 35, 0, 0, 0, 0])
+        XCTAssertEqual(f32(stride + 512), 1)
+        XCTAssertEqual(f32(stride + 512 + 4), 0)
+        XCTAssertEqual(f32(stride + 576 + 512 + 4), 0)
+    }
+
     func testQ4ErrorIsAtMostHalfAStepPerBlock() throws {
         let (rows, columns) = (18, 70)
         let values = matrix(rows, columns, seed: 11)
@@ -104,6 +159,12 @@ final class QuantizeTests: XCTestCase {
         XCTAssertNil(DType.f32.byteSize(shape: [Int.max, 2]))
         XCTAssertNil(DType.q8P16.byteSize(shape: [Int.max, 4]))
         XCTAssertNil(DType.q4P16B32.byteSize(shape: [1 << 40, 1 << 40]))
+        XCTAssertNil(DType.q8P16B32.byteSize(shape: [1 << 40, 1 << 40]))
+        XCTAssertNil(DType.q8P16B32.byteSize(shape: [Int.max, 32]))
+        XCTAssertNil(DType.q8P16B32.byteSize(shape: [16, Int.max]))
+        XCTAssertNil(DType.q8P16B32.byteSize(shape: [16]))
+        XCTAssertEqual(DType(name: "Q8_P16B32"), .q8P16B32)
+        XCTAssertEqual(DType.q8P16B32.rawValue, 19)
         XCTAssertNil(DType.q8Rows.byteSize(shape: [4]))
         XCTAssertNil(DType.f32.byteSize(shape: [-1]))
     }

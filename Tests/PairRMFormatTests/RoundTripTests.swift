@@ -19,7 +19,7 @@ final class RoundTripTests: XCTestCase {
                 case .f32: 0
                 case .f16: 1e-3
                 case .bf16: 1e-2
-                case .q8Rows, .q8P16: 1.0 / 127
+                case .q8Rows, .q8P16, .q8P16B32: 1.0 / 127
                 case .q4P16B32: 1.0 / 8
                 }
                 for (a, b) in zip(decoded, original) { XCTAssertLessThanOrEqual(abs(a - b), tolerance, "\(tensor.name)") }

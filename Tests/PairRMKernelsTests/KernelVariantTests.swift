@@ -4,7 +4,8 @@
 // may differ by summation order (1e-5 of the summed magnitudes). Splitting the output columns at
 // multiples of 16, or the rows, must give bit-identical results. f16_to_f32 must give the exact
 // value of every binary16 input in every variant. Tools/kernels/kernel_selftest.c runs the same
-// checks as plain C (also for aarch64 under QEMU and AVX-512 under emulation).
+// checks as plain C (also for aarch64 under QEMU and AVX-512 under emulation). The int16-activation
+// path (quantize_activations_q16, linear_q8p16b32) must be bit-identical to generic in every variant.
 import PairRMKernels
 import XCTest
 
@@ -101,6 +102,131 @@ final class KernelVariantTests: XCTestCase {
                 run(isa, want.rows(0, 1), 0, n, &top, bias: bias)
                 run(isa, want.rows(1, m - 1), 0, n, &rest, bias: bias)
                 assertIdentical("\(name).split_rows", label, top + rest, output, rows: m, cols: n, ld: ldy)
+            }
+        }
+    }
+
+    // MARK: - int16 activations × Q8_P16B32 (bit-identical in every variant)
+
+    func testQ16KernelsAreBitIdenticalToGeneric() {
+        for isa in variants {
+            for m in 1...9 {
+                for k in [1, 31, 32, 33, 100, 1000] { for n in [1, 16, 17, 40, 100] { checkQ16(isa, m: m, k: k, n: n) } }
+            }
+            checkQ16(isa, m: 64, k: 4096, n: 48)
+        }
+    }
+
+    private func checkQ16(_ isa: prm_isa, m: Int, k: Int, n: Int) {
+        let label = "\(String(cString: prm_isa_name(isa))) m=\(m) k=\(k) n=\(n)"
+        var rng = RNG(seed: UInt64(m * 7_000_003 + k * 1013 + n))
+        let ldx = k + 3, ldy = n + 5
+        var x = (0..<(m * ldx)).map { _ in rng.float(-2, 2) }
+        if m > 1 {  // inverse 1 and values x.5: exact rounding ties
+            for j in 0..<k { x[ldx + j] = j == 0 ? 32767 : Float((j % 2 == 1 ? 1 : -1) * (j % 1000)) + 0.5 }
+        }
+        if m > 2 { for j in 0..<k { x[2 * ldx + j] = 0 } }  // an all-zero row
+        if m > 3 { for j in 0..<k { x[3 * ldx + j] *= 1e-20 } }
+        let bias = (0..<n).map { _ in rng.float(-1, 1) }
+        let weights = makeQ8P16B32(n: n, k: k, rng: &rng)
+
+        let want = Activations16(m: m, k: k), got = Activations16(m: m, k: k)
+        force(PRM_ISA_GENERIC)
+        want.quantize(x, ldx: ldx)
+        force(isa)
+        got.quantize(x, ldx: ldx)
+        XCTAssertEqual(got.q, want.q, "quantize_activations_q16.q \(label) \(firstMismatch(got.q, want.q))")
+        XCTAssertEqual(got.scale.map(\.bitPattern), want.scale.map(\.bitPattern), "quantize_activations_q16.scale \(label)")
+        if m > 2 { XCTAssertEqual(want.scale[2], 0); XCTAssertTrue(want.q[(2 * want.kp)..<(3 * want.kp)].allSatisfy { $0 == 0 }) }
+        if m > 1 { XCTAssertEqual(want.q[want.kp], 32767, label) }
+
+        func run(_ variant: prm_isa, _ acts: Activations16, _ lo: Int, _ hi: Int, _ y: inout [Float], bias: [Float]?) {
+            force(variant)
+            acts.withStruct { a in
+                weights.withUnsafeBufferPointer { w in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        if let bias {
+                            bias.withUnsafeBufferPointer { b in
+                                prm_linear_q8p16b32(&a, Int64(k), w.baseAddress, Int64(n), Int64(lo), Int64(hi), b.baseAddress, yp.baseAddress, Int64(ldy))
+                            }
+                        } else {
+                            prm_linear_q8p16b32(&a, Int64(k), w.baseAddress, Int64(n), Int64(lo), Int64(hi), nil, yp.baseAddress, Int64(ldy))
+                        }
+                    }
+                }
+            }
+        }
+        for withBias in [true, false] {
+            let b = withBias ? bias : nil
+            var reference = [Float](repeating: 0, count: m * ldy), output = reference
+            run(PRM_ISA_GENERIC, want, 0, n, &reference, bias: b)
+            run(isa, want, 0, n, &output, bias: b)
+            assertIdentical(withBias ? "linear_q8p16b32" : "linear_q8p16b32.no_bias", label, output, reference, rows: m, cols: ldy, ld: ldy)
+        }
+        var reference = [Float](repeating: 0, count: m * ldy)
+        run(PRM_ISA_GENERIC, want, 0, n, &reference, bias: bias)
+        // Column ranges at panel boundaries and inside panels; outputs outside the range untouched.
+        for (lo, hi) in [(0, 16), (16, n), (5, n), (0, 7), (3, 35), (17, n - 1), (n - 1, n)] where lo < min(hi, n) {
+            let hi = min(hi, n)
+            var pieces = [Float](repeating: -7, count: m * ldy)
+            run(isa, want, lo, hi, &pieces, bias: bias)
+            var expected = [Float](repeating: -7, count: m * ldy)
+            for i in 0..<m { for o in lo..<hi { expected[i * ldy + o] = reference[i * ldy + o] } }
+            assertIdentical("linear_q8p16b32.split_columns [\(lo), \(hi))", label, pieces, expected, rows: m, cols: ldy, ld: ldy)
+        }
+        // Several pieces covering all columns, split inside panels.
+        var pieces = [Float](repeating: 0, count: m * ldy)
+        var lo = 0
+        while lo < n {
+            let hi = min(n, lo + 1 + lo % 23)
+            run(isa, want, lo, hi, &pieces, bias: bias)
+            lo = hi
+        }
+        assertIdentical("linear_q8p16b32.pieces", label, pieces, reference, rows: m, cols: n, ld: ldy)
+        for top in stride(from: 1, to: m, by: 3) {
+            var first = [Float](repeating: 0, count: top * ldy), rest = [Float](repeating: 0, count: (m - top) * ldy)
+            run(isa, want.rows(0, top), 0, n, &first, bias: bias)
+            run(isa, want.rows(top, m - top), 0, n, &rest, bias: bias)
+            assertIdentical("linear_q8p16b32.split_rows \(top)", label, first + rest, reference, rows: m, cols: n, ld: ldy)
+        }
+    }
+
+    /// The generic kernel against a double-precision evaluation of its documented formula.
+    func testQ16GenericFollowsTheDocumentedFormula() {
+        let (m, k, n) = (3, 70, 20)
+        var rng = RNG(seed: 99)
+        let x = (0..<(m * k)).map { _ in rng.float(-3, 3) }
+        let weights = makeQ8P16B32(n: n, k: k, rng: &rng)
+        let bias = (0..<n).map { _ in rng.float(-1, 1) }
+        let acts = Activations16(m: m, k: k)
+        force(PRM_ISA_GENERIC)
+        acts.quantize(x, ldx: k)
+        for i in 0..<m {
+            let row = x[(i * k)..<((i + 1) * k)], maximum = row.map(abs).max()!
+            XCTAssertEqual(acts.scale[i], maximum / 32767)
+            let inverse = 32767 / maximum
+            for j in 0..<k {
+                XCTAssertEqual(acts.q[i * acts.kp + j], Int16((x[i * k + j] * inverse).rounded(.toNearestOrAwayFromZero)))
+            }
+            for j in k..<acts.kp { XCTAssertEqual(acts.q[i * acts.kp + j], 0) }
+        }
+        var y = [Float](repeating: 0, count: m * n)
+        acts.withStruct { a in prm_linear_q8p16b32(&a, Int64(k), weights, Int64(n), 0, Int64(n), bias, &y, Int64(n)) }
+        let blocks = (k + 31) / 32
+        for i in 0..<m {
+            for o in 0..<n {
+                var acc: Float = 0
+                for b in 0..<blocks {
+                    let base = ((o / 16) * blocks + b) * 576
+                    var dot: Int32 = 0
+                    for j in 0..<32 {
+                        dot += Int32(Int8(bitPattern: weights[base + 64 * (j / 4) + 4 * (o % 16) + j % 4])) * Int32(acts.q[i * acts.kp + 32 * b + j])
+                    }
+                    let scale = weights[(base + 512 + 4 * (o % 16))..<(base + 516 + 4 * (o % 16))].withUnsafeBytes { $0.loadUnaligned(as: Float.self) }
+                    acc = acc.addingProduct(Float(dot), scale)  // fmaf(dot, scale, acc)
+                }
+                let product = acc * acts.scale[i]
+                XCTAssertEqual(y[i * n + o].bitPattern, (product + bias[o]).bitPattern, "[\(i)][\(o)]")
             }
         }
     }
@@ -374,6 +500,62 @@ private final class Activations {
     func quantize(_ x: [Float], ldx: Int) {
         withStruct { a in prm_quantize_activations(x, Int64(m), Int64(k), Int64(ldx), &a) }
     }
+}
+
+/// Owns the buffers of a prm_q16_activations.
+private final class Activations16 {
+    let m: Int, k: Int, kp: Int
+    var q: [Int16], scale: [Float]
+
+    init(m: Int, k: Int) {
+        self.m = m
+        self.k = k
+        kp = (k + 31) / 32 * 32
+        q = [Int16](repeating: 0x5A5A, count: m * kp)
+        scale = [Float](repeating: .nan, count: m)
+    }
+
+    private init(copying other: Activations16, from: Int, count: Int) {
+        m = count
+        k = other.k
+        kp = other.kp
+        q = Array(other.q[(from * kp)..<((from + count) * kp)])
+        scale = Array(other.scale[from..<(from + count)])
+    }
+
+    func rows(_ from: Int, _ count: Int) -> Activations16 { Activations16(copying: self, from: from, count: count) }
+
+    func withStruct<R>(_ body: (inout prm_q16_activations) -> R) -> R {
+        q.withUnsafeMutableBufferPointer { qp in
+            scale.withUnsafeMutableBufferPointer { sp in
+                var a = prm_q16_activations(q: qp.baseAddress, scale: sp.baseAddress, m: Int64(m), kp: Int64(kp))
+                return body(&a)
+            }
+        }
+    }
+
+    func quantize(_ x: [Float], ldx: Int) {
+        withStruct { a in prm_quantize_activations_q16(x, Int64(m), Int64(k), Int64(ldx), &a) }
+    }
+}
+
+/// Q8_P16B32: random int8 in [-127, 127], scales of either sign per row and block; padding zero.
+private func makeQ8P16B32(n: Int, k: Int, rng: inout RNG) -> [UInt8] {
+    let blocks = (k + 31) / 32, panels = (n + 15) / 16
+    var w = [UInt8](repeating: 0, count: panels * blocks * 576)
+    for p in 0..<panels {
+        for b in 0..<blocks {
+            let base = (p * blocks + b) * 576
+            for r in 0..<16 where 16 * p + r < n {
+                for j in 0..<32 where 32 * b + j < k {
+                    w[base + 64 * (j / 4) + 4 * r + j % 4] = UInt8(bitPattern: Int8(Int(rng.next() % 255) - 127))
+                }
+                let scale = rng.float(-0.02, 0.02)
+                withUnsafeBytes(of: scale.bitPattern.littleEndian) { for i in 0..<4 { w[base + 512 + 4 * r + i] = $0[i] } }
+            }
+        }
+    }
+    return w
 }
 
 /// Q8_P16 (Formats/prm-v1.md §6.2): random int8 in [-127, 127]; padding rows and columns zero.

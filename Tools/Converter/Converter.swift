@@ -153,6 +153,7 @@ public enum Converter {
         case .f32, .f16, .bf16: Quantize.storeFloat(values, as: dtype, into: destination)
         case .q8Rows: Quantize.quantizeQ8Rows(values, rows: shape[0], columns: shape[1], into: destination)
         case .q8P16: Quantize.quantizeQ8P16(values, rows: shape[0], columns: shape[1], into: destination)
+        case .q8P16B32: Quantize.quantizeQ8P16B32(values, rows: shape[0], columns: shape[1], into: destination)
         case .q4P16B32: Quantize.quantizeQ4P16B32(values, rows: shape[0], columns: shape[1], into: destination)
         }
     }

@@ -92,7 +92,7 @@ public enum WeightsRecipe: String, Sendable, CaseIterable {
         case (_, .positionProjection): .f16
         case (.f16, _): .f16
         case (.q8, .embedding), (.q4, .embedding): .q8Rows
-        case (.q8, .linear): .q8P16
+        case (.q8, .linear): .q8P16B32
         case (.q4, .linear): .q4P16B32
         }
     }

@@ -37,13 +37,14 @@ static void random_floats(float *v, size_t count) {
     }
 }
 
-typedef enum { Q8, Q4, F32, F16, SNT, SNN, KIND_COUNT } kind;
-static const char *kind_names[] = {"q8p16", "q4p16b32", "f32", "f16", "sgemm_nt", "sgemm_nn"};
+typedef enum { Q8, Q4, F32, F16, SNT, SNN, Q8B, KIND_COUNT } kind;
+static const char *kind_names[] = {"q8p16", "q4p16b32", "f32", "f16", "sgemm_nt", "sgemm_nn", "q8p16b32"};
 enum { LD_ATTENTION = 1024 };  // leading dimension of the per-head Q/K/V/position operands
 
 // Best-of time of one call, repeating for about `seconds`.
 static double time_call(const prm_kernel_table *t, kind kd, int64_t m, int64_t k, int64_t n, const void *w,
-                        const prm_q8_activations *qa, const float *x, float *y, double seconds) {
+                        const prm_q8_activations *qa, const prm_q16_activations *q16, const float *x, float *y,
+                        double seconds) {
     double best = 1e30, start = now();
     int runs = 0;
     do {
@@ -51,6 +52,7 @@ static double time_call(const prm_kernel_table *t, kind kd, int64_t m, int64_t k
         switch (kd) {
         case Q8: t->linear_q8p16(qa, k, w, n, 0, n, NULL, y, n); break;
         case Q4: t->linear_q4p16b32(qa, k, w, n, 0, n, NULL, y, n); break;
+        case Q8B: t->linear_q8p16b32(q16, k, w, n, 0, n, NULL, y, n); break;
         case F32: t->linear_f32(x, m, k, k, w, 0, n, NULL, y, n); break;
         case F16: t->linear_f16(x, m, k, k, w, 0, n, NULL, y, n); break;
         case SNT: t->sgemm_nt(m, n, k, 0.125f, x, LD_ATTENTION, w, LD_ATTENTION, y, n); break;
@@ -79,6 +81,7 @@ int main(int argc, char **argv) {
     random_floats(x, (size_t)(max_m * max_k));
     prm_q8_activations qa = {malloc((size_t)(max_m * max_k)), malloc(4 * (size_t)max_m),
                              malloc(4 * (size_t)(max_m * max_k / 32)), 0, 0};
+    prm_q16_activations q16 = {malloc(2 * (size_t)(max_m * max_k)), malloc(4 * (size_t)max_m), 0, 0};
     printf("%-12s %-9s %5s %5s %5s %9s %9s\n", "variant", "kernel", "m", "k", "n", "ms", "GOP/s");
     for (int isa = 0; isa < PRM_ISA_COUNT; isa++) {
         if (!prm_isa_supported((prm_isa)isa)) continue;
@@ -94,14 +97,16 @@ int main(int argc, char **argv) {
                 if (isa == PRM_ISA_GENERIC && s > 0) break;
                 if (kd == SNT || kd == SNN) {  // operands are columns of 1024-wide activations
                     random_floats(w, (size_t)((kd == SNT ? n : k) * LD_ATTENTION));
-                    double dt = time_call(&t, (kind)kd, m, k, n, w, &qa, x, y, seconds);
-                    printf("%-12s %-9s %5lld %5lld %5lld %9.3f %9.1f\n", prm_isa_name((prm_isa)isa), kind_names[kd],
+                    double dt = time_call(&t, (kind)kd, m, k, n, w, &qa, &q16, x, y, seconds);
+                    prm_q16_activations q16 = {malloc(2 * (size_t)(max_m * max_k)), malloc(4 * (size_t)max_m), 0, 0};
+    printf("%-12s %-9s %5lld %5lld %5lld %9.3f %9.1f\n", prm_isa_name((prm_isa)isa), kind_names[kd],
                            (long long)m, (long long)k, (long long)n, dt * 1e3, 2.0 * m * n * k / dt * 1e-9);
                     fflush(stdout);
                     continue;
                 }
                 // Random weights: any bytes are valid int8/nibbles; scales and f16 values must be finite.
                 size_t wbytes = kd == Q8 ? (size_t)(n / 16 * (16 * k + 128)) : kd == Q4 ? (size_t)(n / 16 * k / 32 * 320)
+                              : kd == Q8B ? (size_t)(n / 16 * k / 32 * 576)
                               : kd == F32 ? (size_t)(n * k * 4) : (size_t)(n * k * 2);
                 if (kd == F32) random_floats(w, (size_t)(n * k));
                 else fill_random(w, wbytes);
@@ -114,11 +119,19 @@ int main(int argc, char **argv) {
                     float one = 0.01f;
                     memcpy((uint8_t *)w + b * 320 + 256 + 4 * r, &one, 4);
                 }
+                if (kd == Q8B) for (int64_t b = 0; b < n / 16 * k / 32; b++) for (int r = 0; r < 16; r++) {
+                    float one = 0.01f;
+                    memcpy((uint8_t *)w + b * 576 + 512 + 4 * r, &one, 4);
+                }
                 qa.m = m;
                 qa.kp = k;
                 t.quantize_activations(x, m, k, k, &qa);
-                double dt = time_call(&t, (kind)kd, m, k, n, w, &qa, x, y, seconds);
-                printf("%-12s %-9s %5lld %5lld %5lld %9.3f %9.1f\n", prm_isa_name((prm_isa)isa), kind_names[kd],
+                q16.m = m;
+                q16.kp = k;
+                t.quantize_activations_q16(x, m, k, k, &q16);
+                double dt = time_call(&t, (kind)kd, m, k, n, w, &qa, &q16, x, y, seconds);
+                prm_q16_activations q16 = {malloc(2 * (size_t)(max_m * max_k)), malloc(4 * (size_t)max_m), 0, 0};
+    printf("%-12s %-9s %5lld %5lld %5lld %9.3f %9.1f\n", prm_isa_name((prm_isa)isa), kind_names[kd],
                        (long long)m, (long long)k, (long long)n, dt * 1e3, 2.0 * m * n * k / dt * 1e-9);
                 fflush(stdout);
             }

@@ -252,6 +252,99 @@ static void test_quantized(const prm_kernel_table *g, const prm_kernel_table *v,
     free_q8(&qa); free_q8(&qb);
 }
 
+// Q8_P16B32 weights: random int8 in [-127, 127] and random scales of either sign per row and block;
+// padding rows and columns zero, padding rows' scales zero.
+static uint8_t *make_q8p16b32(int64_t n, int64_t k) {
+    int64_t blocks = (k + 31) / 32, panels = (n + 15) / 16;
+    uint8_t *w = calloc((size_t)(panels * blocks * 576), 1);
+    for (int64_t p = 0; p < panels; p++)
+        for (int64_t b = 0; b < blocks; b++) {
+            uint8_t *blk = w + (p * blocks + b) * 576;
+            for (int64_t r = 0; r < 16 && 16 * p + r < n; r++) {
+                for (int64_t j = 0; j < 32 && 32 * b + j < k; j++)
+                    blk[64 * (j / 4) + 4 * r + j % 4] = (uint8_t)(int8_t)((int)(next_u32() % 255) - 127);
+                float scale = uniform(-0.02f, 0.02f);
+                memcpy(blk + 512 + 4 * r, &scale, 4);
+            }
+        }
+    return w;
+}
+
+static prm_q16_activations alloc_q16(int64_t m, int64_t k) {
+    prm_q16_activations a;
+    a.m = m;
+    a.kp = (k + 31) / 32 * 32;
+    a.q = malloc(sizeof(int16_t) * (size_t)(m * a.kp + 1));
+    a.scale = malloc(sizeof(float) * (size_t)(m + 1));
+    return a;
+}
+
+// The int16-activation path must be bit-identical to generic: quantizer (q and scale), GEMM with
+// and without bias, any n_begin/n_end (also inside a panel: outputs outside stay untouched) and
+// any row split.
+static void test_q16(const prm_kernel_table *g, const prm_kernel_table *v, int64_t m, int64_t k, int64_t n) {
+    char sizes[64];
+    snprintf(sizes, sizeof sizes, "m=%lld k=%lld n=%lld", (long long)m, (long long)k, (long long)n);
+    int64_t ldx = k + 3, ldy = n + 5;
+    float *x = random_floats(m * ldx, -2.0f, 2.0f);
+    // Row 1 has max 32767 (inverse 1), so its values x.5 are exact rounding ties; row 2 is all zero;
+    // row 3 is tiny.
+    for (int64_t j = 0; m > 1 && j < k; j++) x[ldx + j] = j == 0 ? 32767.0f : (float)((j % 2 ? 1 : -1) * (j % 1000)) + 0.5f;
+    for (int64_t j = 0; m > 2 && j < k; j++) x[2 * ldx + j] = 0.0f;
+    for (int64_t j = 0; m > 3 && j < k; j++) x[3 * ldx + j] *= 1e-30f;
+    prm_q16_activations qa = alloc_q16(m, k), qb = alloc_q16(m, k);
+    memset(qb.q, 0x5A, sizeof(int16_t) * (size_t)(m * qb.kp));
+    g->quantize_activations_q16(x, m, k, ldx, &qa);
+    v->quantize_activations_q16(x, m, k, ldx, &qb);
+    check_identical("quantize_activations_q16.q", sizes, qb.q, qa.q, sizeof(int16_t) * (size_t)(m * qa.kp));
+    check_identical("quantize_activations_q16.scale", sizes, qb.scale, qa.scale, sizeof(float) * (size_t)m);
+
+    uint8_t *w = make_q8p16b32(n, k);
+    float *bias = random_floats(n, -1.0f, 1.0f);
+    size_t bytes = sizeof(float) * (size_t)(m * ldy);
+    float *want = calloc((size_t)(m * ldy), sizeof(float)), *got = calloc((size_t)(m * ldy), sizeof(float));
+    float *split = malloc(bytes);
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        const float *b = with_bias ? bias : NULL;
+        g->linear_q8p16b32(&qa, k, w, n, 0, n, b, want, ldy);
+        v->linear_q8p16b32(&qa, k, w, n, 0, n, b, got, ldy);
+        check_identical(with_bias ? "linear_q8p16b32" : "linear_q8p16b32.no_bias", sizes, got, want, bytes);
+    }
+    // Column ranges at multiples of 16 and inside panels; the rest of y must stay untouched.
+    const int64_t cuts[][2] = {{0, 16}, {16, n}, {5, n}, {0, 7}, {3, 35}, {17, n - 1}, {n - 1, n}};
+    for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+        int64_t lo = cuts[c][0], hi = cuts[c][1] < n ? cuts[c][1] : n;
+        if (lo >= hi) continue;
+        for (int64_t i = 0; i < m * ldy; i++) split[i] = -7.0f;
+        v->linear_q8p16b32(&qa, k, w, n, lo, hi, bias, split, ldy);
+        int ok = 1;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t o = 0; o < ldy; o++) {
+                float expect = o >= lo && o < hi ? want[i * ldy + o] : -7.0f;
+                ok &= memcmp(&split[i * ldy + o], &expect, 4) == 0;
+            }
+        if (ok) {
+            passed++;
+        } else {
+            failed++;
+            printf("FAIL %s linear_q8p16b32.split_columns %s [%lld, %lld)\n", variant, sizes, (long long)lo, (long long)hi);
+        }
+    }
+    for (int64_t top = 1; top < m && top <= 5; top += 2) {
+        prm_q16_activations a = qa, rest = qa;
+        a.m = top;
+        rest.m = m - top;
+        rest.q += top * qa.kp;
+        rest.scale += top;
+        v->linear_q8p16b32(&a, k, w, n, 0, n, bias, split, ldy);
+        v->linear_q8p16b32(&rest, k, w, n, 0, n, bias, split + top * ldy, ldy);
+        for (int64_t i = 0; i < m; i++)
+            check_identical("linear_q8p16b32.split_rows", sizes, split + i * ldy, want + i * ldy, sizeof(float) * (size_t)n);
+    }
+    free(x); free(w); free(bias); free(want); free(got); free(split);
+    free(qa.q); free(qa.scale); free(qb.q); free(qb.scale);
+}
+
 // Σ |a_ip b_jp| for the f32 GEMM tolerances.
 static float *dot_magnitude(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                             int64_t ldb_row, int64_t ldb_col, int64_t ldc) {
@@ -438,6 +531,11 @@ int main(void) {
                     test_quantized(&generic, &t, ms[a], ks[b], ns[c]);
                     test_float_gemms(&generic, &t, ms[a], ks[b], ns[c]);
                 }
+        static const int64_t q16_ks[] = {1, 31, 32, 33, 100, 1024}, q16_ns[] = {1, 16, 17, 40, 100};
+        for (int64_t m = 1; m <= 9; m++)
+            for (size_t b = 0; b < sizeof q16_ks / sizeof *q16_ks; b++)
+                for (size_t c = 0; c < sizeof q16_ns / sizeof *q16_ns; c++) test_q16(&generic, &t, m, q16_ks[b], q16_ns[c]);
+        test_q16(&generic, &t, 64, 4096, 48);
         for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
             for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) test_rowwise(&generic, &t, ms[a], ks[c % 5] + ns[c]);
         test_f16_to_f32(&t);

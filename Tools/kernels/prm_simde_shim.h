@@ -89,4 +89,23 @@ static inline float _mm512_reduce_max_ps(__m512 v) {
     return s;
 }
 
+// SIMDe 0.7.4's portable FMAs round the product before the add (mul then add); vfmadd rounds once.
+// The int16-activation kernel's block epilogue must equal fmaf bit for bit.
+#undef _mm256_fmadd_ps
+static inline __m256 _mm256_fmadd_ps(__m256 a, __m256 b, __m256 c) {
+    PRM_SHIM_LANES(float, a, x);
+    PRM_SHIM_LANES(float, b, y);
+    PRM_SHIM_LANES(float, c, z);
+    for (int i = 0; i < 8; i++) x[i] = fmaf(x[i], y[i], z[i]);
+    return _mm256_loadu_ps(x);
+}
+#undef _mm512_fmadd_ps
+static inline __m512 _mm512_fmadd_ps(__m512 a, __m512 b, __m512 c) {
+    PRM_SHIM_LANES(float, a, x);
+    PRM_SHIM_LANES(float, b, y);
+    PRM_SHIM_LANES(float, c, z);
+    for (int i = 0; i < 16; i++) x[i] = fmaf(x[i], y[i], z[i]);
+    return _mm512_loadu_ps(x);
+}
+
 #endif

@@ -134,6 +134,64 @@ static void linear_q4p16b32_generic(const prm_q8_activations *x, int64_t k, cons
     (void)load_i32;
 }
 
+// The int16 activation quantizer: same rounding as quantize_activations (inverse computed once,
+// roundf of the product), clamped to ±32767.
+static void quantize_activations_q16_generic(const float *x, int64_t m, int64_t k, int64_t ldx,
+                                             prm_q16_activations *out) {
+    int64_t kp = out->kp;
+    for (int64_t i = 0; i < m; i++) {
+        const float *row = x + i * ldx;
+        float maximum = 0;
+        for (int64_t j = 0; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
+        float inverse = maximum > 0 ? 32767.0f / maximum : 0.0f;
+        int16_t *q = out->q + i * kp;
+        for (int64_t j = 0; j < k; j++) {
+            float v = roundf(row[j] * inverse);
+            q[j] = (int16_t)(v > 32767 ? 32767 : v < -32767 ? -32767 : v);
+        }
+        for (int64_t j = k; j < kp; j++) q[j] = 0;
+        out->scale[i] = maximum / 32767.0f;
+    }
+}
+
+// A product rounded to f32 before it is used: keeps a compiler that contracts across statements
+// (GCC's default -ffp-contract=fast; FMA is baseline on aarch64) from fusing it into the next add.
+static inline float rounded_product(float a, float b) {
+    float p = a * b;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __asm__("" : "+x"(p));
+#elif defined(__GNUC__) && defined(__aarch64__)
+    __asm__("" : "+w"(p));
+#else
+    volatile float v = p;
+    p = v;
+#endif
+    return p;
+}
+
+static void linear_q8p16b32_generic(const prm_q16_activations *x, int64_t k, const uint8_t *w, int64_t n,
+                                    int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
+    (void)n;
+    int64_t blocks = (k + 31) / 32;
+    int64_t stride = blocks * 576;
+    for (int64_t i = 0; i < x->m; i++) {
+        const int16_t *q = x->q + i * x->kp;
+        for (int64_t o = n_begin; o < n_end; o++) {
+            const uint8_t *panel = w + (o / 16) * stride;
+            int64_t r = o % 16;
+            float acc = 0;
+            for (int64_t b = 0; b < blocks; b++) {
+                const uint8_t *block = panel + 576 * b;
+                int32_t dot = 0;
+                for (int64_t j = 0; j < 32; j++)
+                    dot += (int32_t)(int8_t)block[64 * (j / 4) + 4 * r + j % 4] * (int32_t)q[32 * b + j];
+                acc = fmaf((float)dot, load_f32(block + 512 + 4 * r), acc);
+            }
+            y[i * ldy + o] = rounded_product(acc, x->scale[i]) + (bias ? bias[o] : 0.0f);
+        }
+    }
+}
+
 static void sgemm_nt_generic(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                              const float *b, int64_t ldb, float *c, int64_t ldc) {
     for (int64_t i = 0; i < m; i++) {
@@ -207,6 +265,8 @@ void prm_fill_generic(prm_kernel_table *t) {
     t->quantize_activations = quantize_activations_generic;
     t->linear_q8p16 = linear_q8p16_generic;
     t->linear_q4p16b32 = linear_q4p16b32_generic;
+    t->quantize_activations_q16 = quantize_activations_q16_generic;
+    t->linear_q8p16b32 = linear_q8p16b32_generic;
     t->sgemm_nt = sgemm_nt_generic;
     t->sgemm_nn = sgemm_nn_generic;
     t->layernorm = layernorm_generic;

@@ -79,6 +79,32 @@ void prm_linear_q4p16b32(const prm_q8_activations *x, int64_t k,
                          const uint8_t *w, int64_t n, int64_t n_begin, int64_t n_end,
                          const float *bias, float *y, int64_t ldy);
 
+/// Activations quantized per row to int16 for the Q8_P16B32 GEMM:
+///   scale[i] = max_i / 32767, max_i = max_j |x[i][j]|,
+///   q[i*kp + j] = clamp(round(x[i][j] * (32767 / max_i)), -32767, 32767)  (round half away from zero;
+///   32767 / max_i computed once per row), all-zero row: scale 0 and q 0; columns k..kp-1 are zero.
+typedef struct prm_q16_activations {
+    int16_t *q;           // [m][kp]
+    float *scale;         // [m]
+    int64_t m;
+    int64_t kp;           // k rounded up to 32
+} prm_q16_activations;
+
+/// Quantizes X (m x k, ldx) into `out` (whose buffers the caller sizes: kp = ceil(k/32)*32).
+void prm_quantize_activations_q16(const float *x, int64_t m, int64_t k, int64_t ldx, prm_q16_activations *out);
+
+/// W: Q8_P16B32 [N][K] (int8, one f32 scale per row per 32 columns; panel p, block b is 576 bytes at
+/// p * (kp/32) * 576 + 576 * b: 8 groups of 16 rows x 4 columns, byte[64g + 4r + j] = q[16p+r][32b+4g+j],
+/// then f32 scale[r] at 512). For every output o in [n_begin, n_end):
+///   acc = 0; for each block b in order: acc = fmaf((float)dot_b, wscale[o][b], acc);
+///   y[i][o] = acc * scale[i] + bias[o]      (rounded product, then a separate add: never fused)
+/// with dot_b = sum over the block of (int32) wq[o][k] * xq[i][k], exact in int32. bias NULL adds
+/// +0.0f (so a -0.0 product comes out +0.0, as in the other linear ops). Every variant gives these
+/// bits exactly.
+void prm_linear_q8p16b32(const prm_q16_activations *x, int64_t k,
+                         const uint8_t *w, int64_t n, int64_t n_begin, int64_t n_end,
+                         const float *bias, float *y, int64_t ldy);
+
 // ---------------------------------------------------------------------------------------------
 // f32 matrix products for attention. All row-major with leading dimensions.
 

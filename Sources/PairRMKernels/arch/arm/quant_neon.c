@@ -207,10 +207,128 @@ PRM_TARGET_DOTPROD static void linear_q4p16b32_neon(const prm_q8_activations *x,
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// int16 activations: vcvtaq (round half away from zero, exactly roundf) of x · (32767 / max).
+
+PRM_INLINE int32x4_t quantize4_q16(const float *row, int64_t j, int64_t k, float32x4_t inverse) {
+    float32x4_t v;
+    if (j + 4 <= k) {
+        v = vld1q_f32(row + j);
+    } else {
+        float tmp[4] = {0};
+        for (int64_t l = j; l < k; l++) tmp[l - j] = row[l];  // zero padding past k
+        v = vld1q_f32(tmp);
+    }
+    int32x4_t q = vcvtaq_s32_f32(vmulq_f32(v, inverse));
+    return vminq_s32(vmaxq_s32(q, vdupq_n_s32(-32767)), vdupq_n_s32(32767));
+}
+
+static void quantize_activations_q16_neon(const float *x, int64_t m, int64_t k, int64_t ldx, prm_q16_activations *out) {
+    int64_t kp = out->kp;
+    for (int64_t i = 0; i < m; i++) {
+        const float *row = x + i * ldx;
+        float32x4_t vmax = vdupq_n_f32(0);
+        int64_t j = 0;
+        for (; j + 4 <= k; j += 4) vmax = vmaxq_f32(vmax, vabsq_f32(vld1q_f32(row + j)));
+        float maximum = vmaxvq_f32(vmax);
+        for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
+        float32x4_t inverse = vdupq_n_f32(maximum > 0 ? 32767.0f / maximum : 0.0f);
+        int16_t *q = out->q + i * kp;
+        for (int64_t j0 = 0; j0 < kp; j0 += 8) {
+            int32x4_t a = quantize4_q16(row, j0, k, inverse), c = quantize4_q16(row, j0 + 4, k, inverse);
+            vst1q_s16(q + j0, vcombine_s16(vmovn_s32(a), vmovn_s32(c)));
+        }
+        out->scale[i] = maximum / 32767.0f;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q8_P16B32 × int16 activations (plain NEON: smull/smlal). A 16-byte quarter of a panel group is
+// 4 rows × 4 columns; as int16 lanes it splits into (w[4g], w[4g+2]) = (v << 8) >> 8 and
+// (w[4g+1], w[4g+3]) = v >> 8 per row, which multiply the activation pairs (x[4g], x[4g+2]) and
+// (x[4g+1], x[4g+3]) broadcast per 32-bit lane. The low/high int32 halves hold two partial sums
+// per row (rows 0-1 / 2-3 of the quarter); addp folds them into one lane per row at the end of
+// each block. All integer sums are exact; the float epilogue is generic's (vfmaq = fmaf per block,
+// then a rounded multiply by scale_x and the bias add, kept unfused by an empty asm).
+
+enum { Q8B_ROWS = 2 };
+
+PRM_INLINE float32x4_t rounded4(float32x4_t v) {
+    __asm__("" : "+w"(v));
+    return v;
+}
+
+PRM_INLINE void q8b_tile(int rows, const int16_t *q, int64_t ldq, const uint8_t *panel, int64_t blocks,
+                         const float *sx, const float *bias, int64_t n, float *y, int64_t ldy, int64_t o0, int64_t lo,
+                         int64_t hi) {
+    float32x4_t facc[Q8B_ROWS][4];
+    for (int r = 0; r < rows; r++)
+        for (int s = 0; s < 4; s++) facc[r][s] = vdupq_n_f32(0);
+    for (int64_t b = 0; b < blocks; b++) {
+        const uint8_t *blk = panel + 576 * b;
+        int32x4_t lo_acc[Q8B_ROWS][4], hi_acc[Q8B_ROWS][4];
+        for (int r = 0; r < rows; r++)
+            for (int s = 0; s < 4; s++) lo_acc[r][s] = hi_acc[r][s] = vdupq_n_s32(0);
+        for (int g = 0; g < 8; g++) {
+            int16x8_t even[4], odd[4];
+            for (int s = 0; s < 4; s++) {
+                int16x8_t v = vreinterpretq_s16_s8(vld1q_s8((const int8_t *)blk + 64 * g + 16 * s));
+                even[s] = vshrq_n_s16(vshlq_n_s16(v, 8), 8);
+                odd[s] = vshrq_n_s16(v, 8);
+            }
+            for (int r = 0; r < rows; r++) {
+                const int16_t *xg = q + r * ldq + 32 * b + 4 * g;
+                int16x8_t xe = vreinterpretq_s16_s32(vdupq_n_s32((int32_t)((uint32_t)(uint16_t)xg[0] | (uint32_t)(uint16_t)xg[2] << 16)));
+                int16x8_t xo = vreinterpretq_s16_s32(vdupq_n_s32((int32_t)((uint32_t)(uint16_t)xg[1] | (uint32_t)(uint16_t)xg[3] << 16)));
+                for (int s = 0; s < 4; s++) {
+                    lo_acc[r][s] = vmlal_s16(lo_acc[r][s], vget_low_s16(even[s]), vget_low_s16(xe));
+                    lo_acc[r][s] = vmlal_s16(lo_acc[r][s], vget_low_s16(odd[s]), vget_low_s16(xo));
+                    hi_acc[r][s] = vmlal_high_s16(hi_acc[r][s], even[s], xe);
+                    hi_acc[r][s] = vmlal_high_s16(hi_acc[r][s], odd[s], xo);
+                }
+            }
+        }
+        const float *scale = (const float *)(blk + 512);
+        for (int s = 0; s < 4; s++) {
+            float32x4_t sv = vld1q_f32(scale + 4 * s);
+            for (int r = 0; r < rows; r++) {
+                int32x4_t dot = vpaddq_s32(lo_acc[r][s], hi_acc[r][s]);  // rows 4s..4s+3
+                facc[r][s] = vfmaq_f32(facc[r][s], vcvtq_f32_s32(dot), sv);
+            }
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        float32x4_t bv = load_bias4(bias, o0 + 4 * s, n);
+        for (int r = 0; r < rows; r++)
+            store4(y + r * ldy, vaddq_f32(rounded4(vmulq_n_f32(facc[r][s], sx[r])), bv), o0 + 4 * s, lo, hi);
+    }
+}
+
+static void linear_q8p16b32_neon(const prm_q16_activations *x, int64_t k, const uint8_t *w, int64_t n, int64_t n_begin,
+                                 int64_t n_end, const float *bias, float *y, int64_t ldy) {
+    int64_t blocks = (k + 31) / 32, stride = blocks * 576;
+    int64_t m = x->m, ldq = x->kp, block = row_block(2 * x->kp, Q8B_ROWS);
+    for (int64_t i0 = 0; i0 < m; i0 += block) {
+        int64_t i1 = i0 + block < m ? i0 + block : m;
+        for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
+            const uint8_t *panel = w + p * stride;
+            int64_t i = i0;
+            for (; i + Q8B_ROWS <= i1; i += Q8B_ROWS)
+                q8b_tile(Q8B_ROWS, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p,
+                         n_begin, n_end);
+            if (i < i1)
+                q8b_tile(1, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p, n_begin,
+                         n_end);
+        }
+    }
+}
+
 void prm_fill_neon_dotprod_quant(prm_kernel_table *t) {
     t->quantize_activations = quantize_activations_neon;
     t->linear_q8p16 = linear_q8p16_neon;
     t->linear_q4p16b32 = linear_q4p16b32_neon;
+    t->quantize_activations_q16 = quantize_activations_q16_neon;
+    t->linear_q8p16b32 = linear_q8p16b32_neon;
 }
 
 #endif

@@ -5,6 +5,7 @@
 #include "x86_simd.h"
 #include "../../kernel_table.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int32_t load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
@@ -251,10 +252,151 @@ PRM_TARGET_AVX512 static void linear_q4p16b32_avx512(const prm_q8_activations *x
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// int16 activations (same rounding as quantize_activations_avx512, clamp ±32767).
+
+PRM_INLINE PRM_TARGET_AVX512 __m512i quantize16_q16(const float *row, int64_t j, int64_t k, __m512 inverse) {
+    __m512 v = _mm512_maskz_loadu_ps(lane_mask(0, k - j), row + j);  // zero padding past k
+    __m512 r = round_half_away(_mm512_mul_ps(v, inverse));
+    r = _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(-32767.0f)), _mm512_set1_ps(32767.0f));
+    return _mm512_cvttps_epi32(r);
+}
+
+PRM_TARGET_AVX512 static void quantize_activations_q16_avx512(const float *x, int64_t m, int64_t k, int64_t ldx,
+                                                              prm_q16_activations *out) {
+    int64_t kp = out->kp;
+    for (int64_t i = 0; i < m; i++) {
+        const float *row = x + i * ldx;
+        __m512 vmax = _mm512_setzero_ps();
+        for (int64_t j = 0; j < k; j += 16)
+            vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(lane_mask(0, k - j), row + j)));
+        float maximum = _mm512_reduce_max_ps(vmax);
+        __m512 inverse = _mm512_set1_ps(maximum > 0 ? 32767.0f / maximum : 0.0f);
+        int16_t *q = out->q + i * kp;
+        for (int64_t j = 0; j < kp; j += 16)
+            _mm256_storeu_si256((__m256i *)(q + j), _mm512_cvtsepi32_epi16(quantize16_q16(row, j, k, inverse)));
+        out->scale[i] = maximum / 32767.0f;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q8_P16B32 × int16 activations on vpdpwssd (int16 pairs → int32, AVX512_VNNI). A 64-byte panel
+// group is 16 rows × 4 columns, one row per 32-bit lane; as int16 lanes the weights split into
+// (w[4g], w[4g+2]) = (v << 8) >> 8 and (w[4g+1], w[4g+3]) = v >> 8 (arithmetic), which vpdpwssd
+// takes against the activation pairs (x[4g], x[4g+2]) and (x[4g+1], x[4g+3]) broadcast from a
+// reordered copy of the row block. Block dots are exact int32; the float epilogue is generic's
+// (one FMA per block, then a rounded multiply by scale_x and the bias add).
+
+enum { Q8B_ROWS = 4, Q8B_PANELS = 2 };
+
+static void q16_pair_order(const int16_t *q, int64_t ldq, int64_t rows, int64_t kp, int16_t *out) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < kp; j += 4) {
+            const int16_t *s = q + r * ldq + j;
+            int16_t *d = out + r * kp + j;
+            d[0] = s[0]; d[1] = s[2]; d[2] = s[1]; d[3] = s[3];
+        }
+}
+
+// The activation pairs of one group: from the reordered scratch rows, or (when the scratch could
+// not be allocated) assembled from the plain int16 row.
+PRM_INLINE PRM_TARGET_AVX512 void q16_pairs(int ordered, const int16_t *xg, __m512i *even, __m512i *odd) {
+    if (ordered) {
+        *even = _mm512_set1_epi32(load_i32(xg));
+        *odd = _mm512_set1_epi32(load_i32(xg + 2));
+    } else {
+        *even = _mm512_set1_epi32((int32_t)((uint32_t)(uint16_t)xg[0] | (uint32_t)(uint16_t)xg[2] << 16));
+        *odd = _mm512_set1_epi32((int32_t)((uint32_t)(uint16_t)xg[1] | (uint32_t)(uint16_t)xg[3] << 16));
+    }
+}
+
+PRM_INLINE PRM_TARGET_AVX512 void q8b_tile(int rows, int panels, int ordered, const int16_t *xs, int64_t ldxs, const uint8_t *w,
+                                           int64_t stride, int64_t blocks, const float *sx, const float *bias,
+                                           int64_t n, float *y, int64_t ldy, int64_t o0, int64_t lo, int64_t hi) {
+    __m512 facc[Q8B_ROWS][Q8B_PANELS];
+    for (int r = 0; r < rows; r++)
+        for (int p = 0; p < panels; p++) facc[r][p] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < blocks; b++) {
+        __m512i acc[Q8B_ROWS][Q8B_PANELS];
+        for (int r = 0; r < rows; r++)
+            for (int p = 0; p < panels; p++) acc[r][p] = _mm512_setzero_si512();
+        for (int g = 0; g < 8; g++) {
+            __m512i even[Q8B_PANELS], odd[Q8B_PANELS];
+            for (int p = 0; p < panels; p++) {
+                __m512i v = _mm512_loadu_si512((const void *)(w + p * stride + 576 * b + 64 * g));
+                even[p] = _mm512_srai_epi16(_mm512_slli_epi16(v, 8), 8);
+                odd[p] = _mm512_srai_epi16(v, 8);
+            }
+            for (int r = 0; r < rows; r++) {
+                __m512i xe, xo;
+                q16_pairs(ordered, xs + r * ldxs + 32 * b + 4 * g, &xe, &xo);
+                for (int p = 0; p < panels; p++) {
+                    acc[r][p] = _mm512_dpwssd_epi32(acc[r][p], even[p], xe);
+                    acc[r][p] = _mm512_dpwssd_epi32(acc[r][p], odd[p], xo);
+                }
+            }
+        }
+        for (int p = 0; p < panels; p++) {
+            __m512 scale = _mm512_loadu_ps((const float *)(w + p * stride + 576 * b + 512));
+            // Generic: acc = fmaf((float)dot, scale_w, acc).
+            for (int r = 0; r < rows; r++) facc[r][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][p]), scale, facc[r][p]);
+        }
+    }
+    for (int p = 0; p < panels; p++) {
+        __m512 bv = load_bias(bias, o0 + 16 * p, n);
+        for (int r = 0; r < rows; r++) {
+            // Generic: acc * scale_x (rounded), then + bias.
+            __m512 v = PRM_ROUNDED(_mm512_mul_ps(facc[r][p], _mm512_set1_ps(sx[r])));
+            store_panel(y + r * ldy, _mm512_add_ps(v, bv), o0 + 16 * p, lo, hi);
+        }
+    }
+}
+
+PRM_TARGET_AVX512 static void linear_q8p16b32_avx512(const prm_q16_activations *x, int64_t k, const uint8_t *w,
+                                                     int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
+                                                     float *y, int64_t ldy) {
+    int64_t blocks = (k + 31) / 32, stride = blocks * 576;
+    int64_t m = x->m, kp = x->kp, block = row_block(2 * kp, Q8B_ROWS);
+    if (m <= 0 || n_begin >= n_end) return;
+    int16_t *ordered = malloc(sizeof(int16_t) * (size_t)((block < m ? block : m) * kp));
+    for (int64_t i0 = 0; i0 < m; i0 += block) {
+        int64_t i1 = i0 + block < m ? i0 + block : m;
+        if (ordered) q16_pair_order(x->q + i0 * kp, kp, i1 - i0, kp, ordered);
+        const int16_t *xs = ordered ? ordered : x->q + i0 * kp;
+        for (int64_t p0 = n_begin / 16; 16 * p0 < n_end; p0 += Q8B_PANELS) {
+            int panels = 16 * (p0 + 1) < n_end ? 2 : 1;
+            const uint8_t *wp = w + p0 * stride;
+            int64_t o0 = 16 * p0;
+            for (int64_t i = i0; i < i1; i += Q8B_ROWS) {
+                int rows = (int)(i1 - i < Q8B_ROWS ? i1 - i : Q8B_ROWS);
+#define Q8B_TILE(R, P) q8b_tile(R, P, ordered != NULL, xs + (i - i0) * kp, kp, wp, stride, blocks, x->scale + i, bias, n, \
+                                y + i * ldy, ldy, o0, n_begin, n_end)
+#define Q8B_ROWS_CASES(P)              \
+    switch (rows) {                    \
+    case 4: Q8B_TILE(4, P); break;     \
+    case 3: Q8B_TILE(3, P); break;     \
+    case 2: Q8B_TILE(2, P); break;     \
+    default: Q8B_TILE(1, P); break;    \
+    }
+                if (panels == 2) {
+                    Q8B_ROWS_CASES(2)
+                } else {
+                    Q8B_ROWS_CASES(1)
+                }
+#undef Q8B_ROWS_CASES
+#undef Q8B_TILE
+            }
+        }
+    }
+    free(ordered);
+}
+
 void prm_fill_avx512_vnni_quant(prm_kernel_table *t) {
     t->quantize_activations = quantize_activations_avx512;
     t->linear_q8p16 = linear_q8p16_avx512;
     t->linear_q4p16b32 = linear_q4p16b32_avx512;
+    t->quantize_activations_q16 = quantize_activations_q16_avx512;
+    t->linear_q8p16b32 = linear_q8p16b32_avx512;
 }
 
 #endif
