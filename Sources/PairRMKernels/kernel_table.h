@@ -20,6 +20,15 @@ typedef struct prm_kernel_table {
     void (*f16_to_f32)(const uint16_t *, float *, int64_t);
 } prm_kernel_table;
 
+// levels / maximum, the multiplier of a row's activation quantizer, or 0 when the row is all zero
+// or its largest |x| is so small (< ~1e-34 for int16) that the quotient overflows to infinity:
+// 0 · inf would be NaN and NaN → integer is undefined, so such a row quantizes to zeros. Shared by
+// every variant, so they still agree bit for bit.
+static inline float prm_quantization_inverse(float maximum, float levels) {
+    float inverse = maximum > 0 ? levels / maximum : 0.0f;
+    return inverse <= 3.40282347e+38f ? inverse : 0.0f;
+}
+
 // The table of `isa` (generic entries where the variant has none), built whether or not the CPU
 // supports it: dispatch uses it after checking prm_isa_supported, and Tools/kernels/kernel_selftest.c
 // for emulated builds.

@@ -191,6 +191,32 @@ final class KernelVariantTests: XCTestCase {
         }
     }
 
+    /// Rows whose largest |x| is so small that levels / max overflows to infinity (and a subnormal
+    /// row) quantize to zeros in every variant instead of 0 · inf = NaN → an undefined conversion.
+    func testQuantizersTreatVanishingRowsAsZero() {
+        let k = 40, kp = 64
+        let x: [Float] = (0..<k).map { Float($0 % 7 - 3) * 1e-38 } + (0..<k).map { Float($0 % 5 - 2) * 1e-44 }
+        for isa in [PRM_ISA_GENERIC] + variants {
+            force(isa)
+            let label = String(cString: prm_isa_name(isa))
+            let wide = Activations16(m: 2, k: k)
+            wide.quantize(x, ldx: k)
+            XCTAssertTrue(wide.q.allSatisfy { $0 == 0 }, "int16 \(label)")
+            var q8 = [Int8](repeating: 0x5A, count: 2 * kp), scales = [Float](repeating: .nan, count: 2)
+            var sums = [Int32](repeating: 7, count: 2 * kp / 32)
+            q8.withUnsafeMutableBufferPointer { qp in
+                scales.withUnsafeMutableBufferPointer { sp in
+                    sums.withUnsafeMutableBufferPointer { bp in
+                        var a = prm_q8_activations(q: qp.baseAddress, scale: sp.baseAddress, block_sum: bp.baseAddress, m: 2, kp: Int64(kp))
+                        prm_quantize_activations(x, 2, Int64(k), Int64(k), &a)
+                    }
+                }
+            }
+            XCTAssertTrue(q8.allSatisfy { $0 == 0 } && sums.allSatisfy { $0 == 0 }, "int8 \(label)")
+        }
+        force(prm_isa_best())
+    }
+
     /// The generic kernel against a double-precision evaluation of its documented formula.
     func testQ16GenericFollowsTheDocumentedFormula() {
         let (m, k, n) = (3, 70, 20)

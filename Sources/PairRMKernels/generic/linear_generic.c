@@ -65,7 +65,7 @@ static void quantize_activations_generic(const float *x, int64_t m, int64_t k, i
         float maximum = 0;
         for (int64_t j = 0; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
         float scale = maximum / 127.0f;
-        float inverse = maximum > 0 ? 127.0f / maximum : 0.0f;
+        float inverse = prm_quantization_inverse(maximum, 127.0f);
         int8_t *q = out->q + i * kp;
         for (int64_t j = 0; j < k; j++) {
             // Round half away from zero, like the weight quantizer.
@@ -143,7 +143,7 @@ static void quantize_activations_q16_generic(const float *x, int64_t m, int64_t 
         const float *row = x + i * ldx;
         float maximum = 0;
         for (int64_t j = 0; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
-        float inverse = maximum > 0 ? 32767.0f / maximum : 0.0f;
+        float inverse = prm_quantization_inverse(maximum, 32767.0f);
         int16_t *q = out->q + i * kp;
         for (int64_t j = 0; j < k; j++) {
             float v = roundf(row[j] * inverse);

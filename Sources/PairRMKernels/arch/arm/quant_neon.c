@@ -48,7 +48,7 @@ static void quantize_activations_neon(const float *x, int64_t m, int64_t k, int6
         for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
 
         float scale = maximum / 127.0f;
-        float32x4_t inverse = vdupq_n_f32(maximum > 0 ? 127.0f / maximum : 0.0f);
+        float32x4_t inverse = vdupq_n_f32(prm_quantization_inverse(maximum, 127.0f));
         int8_t *q = out->q + i * kp;
         int32_t *block_sum = out->block_sum + i * (kp / 32);
         for (int64_t b = 0; b < kp / 32; b++) {
@@ -232,7 +232,7 @@ static void quantize_activations_q16_neon(const float *x, int64_t m, int64_t k, 
         for (; j + 4 <= k; j += 4) vmax = vmaxq_f32(vmax, vabsq_f32(vld1q_f32(row + j)));
         float maximum = vmaxvq_f32(vmax);
         for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
-        float32x4_t inverse = vdupq_n_f32(maximum > 0 ? 32767.0f / maximum : 0.0f);
+        float32x4_t inverse = vdupq_n_f32(prm_quantization_inverse(maximum, 32767.0f));
         int16_t *q = out->q + i * kp;
         for (int64_t j0 = 0; j0 < kp; j0 += 8) {
             int32x4_t a = quantize4_q16(row, j0, k, inverse), c = quantize4_q16(row, j0 + 4, k, inverse);

@@ -69,7 +69,7 @@ PRM_TARGET_AVX2 static void quantize_activations_avx2(const float *x, int64_t m,
         for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
 
         float scale = maximum / 127.0f;
-        __m256 inverse = _mm256_set1_ps(maximum > 0 ? 127.0f / maximum : 0.0f);
+        __m256 inverse = _mm256_set1_ps(prm_quantization_inverse(maximum, 127.0f));
         int8_t *q = out->q + i * kp;
         int32_t *block_sum = out->block_sum + i * (kp / 32);
         for (int64_t b = 0; b < kp / 32; b++) {
@@ -328,7 +328,7 @@ PRM_TARGET_AVX2 static void quantize_activations_q16_avx2(const float *x, int64_
         float maximum = _mm_cvtss_f32(m4);
         for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
 
-        __m256 inverse = _mm256_set1_ps(maximum > 0 ? 32767.0f / maximum : 0.0f);
+        __m256 inverse = _mm256_set1_ps(prm_quantization_inverse(maximum, 32767.0f));
         int16_t *q = out->q + i * kp;
         for (int64_t j0 = 0; j0 < kp; j0 += 16) {
             __m256i a = quantize16(load_padded(row, j0, k), inverse);

@@ -50,7 +50,7 @@ PRM_TARGET_AVX512 static void quantize_activations_avx512(const float *x, int64_
         float maximum = _mm512_reduce_max_ps(vmax);
 
         float scale = maximum / 127.0f;
-        __m512 inverse = _mm512_set1_ps(maximum > 0 ? 127.0f / maximum : 0.0f);
+        __m512 inverse = _mm512_set1_ps(prm_quantization_inverse(maximum, 127.0f));
         int8_t *q = out->q + i * kp;
         int32_t *block_sum = out->block_sum + i * (kp / 32);
         for (int64_t b = 0; b < kp / 32; b++) {
@@ -271,7 +271,7 @@ PRM_TARGET_AVX512 static void quantize_activations_q16_avx512(const float *x, in
         for (int64_t j = 0; j < k; j += 16)
             vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(lane_mask(0, k - j), row + j)));
         float maximum = _mm512_reduce_max_ps(vmax);
-        __m512 inverse = _mm512_set1_ps(maximum > 0 ? 32767.0f / maximum : 0.0f);
+        __m512 inverse = _mm512_set1_ps(prm_quantization_inverse(maximum, 32767.0f));
         int16_t *q = out->q + i * kp;
         for (int64_t j = 0; j < kp; j += 16)
             _mm256_storeu_si256((__m256i *)(q + j), _mm512_cvtsepi32_epi16(quantize16_q16(row, j, k, inverse)));
