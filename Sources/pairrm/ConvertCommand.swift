@@ -16,7 +16,7 @@ struct ConvertCommand: ParsableCommand {
         Weight recipes (recorded in the file as quantization.recipe):
           f32  everything f32 (reference accuracy)
           f16  matrices f16; LayerNorms, biases, relative table and head f32
-          q8   embeddings Q8_ROWS, encoder matrices Q8_P16B32 (int8, one scale per 32 inputs, int16
+          q8   embeddings F16, encoder matrices Q8_P16B32 (int8, one scale per 32 inputs, int16
                activations); the rest f32
           q4   embeddings Q8_ROWS, encoder matrices Q4_P16B32 (int4, 32-column blocks); the rest f32
 

@@ -111,7 +111,7 @@ final class ConverterTests: XCTestCase {
                 let original = reference.tensor(named: tensor.name)!
                 let expectedType: DType = switch original.name {
                 case let name where name.hasPrefix("pairrm.layer."): recipe == .f32 ? .f32 : .f16
-                case let name where name.contains("word_embeddings"): recipe == .f16 ? .f16 : .q8Rows
+                case let name where name.contains("word_embeddings"): recipe == .q4 ? .q8Rows : .f16
                 case let name where name.hasSuffix("_proj.weight") || name.hasSuffix("dense.weight"):
                     name.hasPrefix("head_layer") ? .f32 : linear
                 default: .f32

@@ -12,6 +12,9 @@ A scheme is WEIGHTS+ACTIVATIONS, e.g. q8b32+q16tok:
   weights      f32 | q8row (per output row) | q8b32 / q4b32 / q4b16 (per row per 32/16 inputs)
                FFN/ATT to give the FFN matrices and the attention matrices different types
   activations  f32 | q8tok / q12tok / q16tok (per token) | q8b32 (per token per 32 inputs)
+A third part "+rows" keeps, in f32, the output rows of the attention-output and FFN-output
+matrices that produce a following LayerNorm's outlier channels (whose large gains amplify any
+error in those channels).
 Prints sign agreement and Pearson of s = (L(a,b) - L(b,a)) / 2 against f32.
 
 The choice of the q8 recipe (Q8_P16B32 weights x int16 activations, Formats/prm-v1.md §6.4) came
@@ -54,7 +57,7 @@ def outlier_channels(gamma, beta):
 
 
 class FakeQuantLinear(torch.nn.Module):
-    def __init__(self, linear, weights, activations, outliers, rel_ptr):
+    def __init__(self, linear, weights, activations, outliers, rel_ptr, keep_rows=()):
         super().__init__()
         self.linear, self.activations, self.outliers, self.rel_ptr = linear, activations, outliers, rel_ptr
         w = linear.weight.data.clone()
@@ -62,6 +65,8 @@ class FakeQuantLinear(torch.nn.Module):
         if len(outliers):
             w[:, outliers] = 0
         self.wq = WEIGHTS[weights](w)
+        if len(keep_rows):
+            self.wq[keep_rows] = linear.weight.data[keep_rows]
 
     def forward(self, x):
         if x.data_ptr() == self.rel_ptr:  # position projections: precomputed from f32 weights
@@ -89,21 +94,25 @@ def main():
         previous = model.pretrained_model.embeddings.LayerNorm if index == 0 else encoder.layer[index - 1].output.LayerNorm
         attention_in = outlier_channels(previous.weight.data, previous.bias.data)
         ffn_in = outlier_channels(layer.attention.output.LayerNorm.weight.data, layer.attention.output.LayerNorm.bias.data)
+        layer_out = outlier_channels(layer.output.LayerNorm.weight.data, layer.output.LayerNorm.bias.data)
+        none = torch.zeros(0, dtype=torch.long)
         sa = layer.attention.self
-        for parent, name, outliers, ffn in [(sa, "query_proj", attention_in, False), (sa, "key_proj", attention_in, False),
-                                            (sa, "value_proj", attention_in, False), (layer.attention.output, "dense", [], False),
-                                            (layer.intermediate, "dense", ffn_in, True), (layer.output, "dense", [], True)]:
-            slots.append((parent, name, getattr(parent, name), torch.as_tensor(outliers, dtype=torch.long), ffn))
+        for parent, name, outliers, ffn, rows in [
+                (sa, "query_proj", attention_in, False, none), (sa, "key_proj", attention_in, False, none),
+                (sa, "value_proj", attention_in, False, none), (layer.attention.output, "dense", none, False, ffn_in),
+                (layer.intermediate, "dense", ffn_in, True, none), (layer.output, "dense", none, True, layer_out)]:
+            slots.append((parent, name, getattr(parent, name), torch.as_tensor(outliers, dtype=torch.long), ffn, rows))
 
     def install(scheme):
-        for parent, name, linear, outliers, ffn in slots:
+        for parent, name, linear, outliers, ffn, rows in slots:
             if scheme is None:
                 setattr(parent, name, linear)
                 continue
-            weights, activations = scheme.split("+")
+            weights, activations, *extra = scheme.split("+")
             if "/" in weights:
                 weights = weights.split("/")[0 if ffn else 1]
-            setattr(parent, name, FakeQuantLinear(linear, weights, activations, outliers, rel_ptr))
+            keep = rows if "rows" in extra else ()
+            setattr(parent, name, FakeQuantLinear(linear, weights, activations, outliers, rel_ptr, keep))
 
     def scores():
         rows = []
