@@ -20,10 +20,12 @@ extension PairRMModel {
             // Q, K and V read the same input: quantize it once (outlier channels masked out).
             let attentionInput = maskOutliers(c.x, channels: layer.query.outliers?.channels, rows: t, scratch: c.scratch)
             layer.query.apply(attentionInput, rows: t, ldx: h, into: c.q, ldy: h, context: c)
-            for (weight, output) in [(layer.key, c.k), (layer.value, c.v)] {
-                let shared = weight.activations == layer.query.activations && weight.activations != .float
-                weight.apply(attentionInput, rows: t, ldx: h, into: output, ldy: h, context: c, reuseActivations: shared)
-            }
+            // K and V reuse Q's quantized input when they read it the same way.
+            let quantized = layer.query.activations
+            layer.key.apply(attentionInput, rows: t, ldx: h, into: c.k, ldy: h, context: c,
+                            reuseActivations: quantized != .float && layer.key.activations == quantized)
+            layer.value.apply(attentionInput, rows: t, ldx: h, into: c.v, ldy: h, context: c,
+                              reuseActivations: quantized != .float && layer.value.activations == quantized)
             layer.query.addOutlierTerms(c.x, rows: t, ldx: h, into: c.q, ldy: h, threads: c.threads)
             layer.key.addOutlierTerms(c.x, rows: t, ldx: h, into: c.k, ldy: h, threads: c.threads)
             layer.value.addOutlierTerms(c.x, rows: t, ldx: h, into: c.v, ldy: h, threads: c.threads)
