@@ -58,20 +58,28 @@ static void linear_f16_generic(const float *x, int64_t m, int64_t k, int64_t ldx
     }
 }
 
+// max |row[j]| over j < k (the per-row scale of both activation quantizers).
+static float row_abs_max(const float *row, int64_t k) {
+    float maximum = 0;
+    for (int64_t j = 0; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
+    return maximum;
+}
+
+// Round half away from zero (like the weight quantizers) of v · inverse, clamped to ±limit.
+static float quantize_value(float v, float inverse, float limit) {
+    float r = roundf(v * inverse);
+    return r > limit ? limit : r < -limit ? -limit : r;
+}
+
 static void quantize_activations_generic(const float *x, int64_t m, int64_t k, int64_t ldx, prm_q8_activations *out) {
     int64_t kp = out->kp;
     for (int64_t i = 0; i < m; i++) {
         const float *row = x + i * ldx;
-        float maximum = 0;
-        for (int64_t j = 0; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
+        float maximum = row_abs_max(row, k);
         float scale = maximum / 127.0f;
         float inverse = prm_quantization_inverse(maximum, 127.0f);
         int8_t *q = out->q + i * kp;
-        for (int64_t j = 0; j < k; j++) {
-            // Round half away from zero, like the weight quantizer.
-            float v = roundf(row[j] * inverse);
-            q[j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-        }
+        for (int64_t j = 0; j < k; j++) q[j] = (int8_t)quantize_value(row[j], inverse, 127.0f);
         for (int64_t j = k; j < kp; j++) q[j] = 0;
         out->scale[i] = scale;
         for (int64_t b = 0; b < kp / 32; b++) {
@@ -141,14 +149,10 @@ static void quantize_activations_q16_generic(const float *x, int64_t m, int64_t 
     int64_t kp = out->kp;
     for (int64_t i = 0; i < m; i++) {
         const float *row = x + i * ldx;
-        float maximum = 0;
-        for (int64_t j = 0; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
+        float maximum = row_abs_max(row, k);
         float inverse = prm_quantization_inverse(maximum, 32767.0f);
         int16_t *q = out->q + i * kp;
-        for (int64_t j = 0; j < k; j++) {
-            float v = roundf(row[j] * inverse);
-            q[j] = (int16_t)(v > 32767 ? 32767 : v < -32767 ? -32767 : v);
-        }
+        for (int64_t j = 0; j < k; j++) q[j] = (int16_t)quantize_value(row[j], inverse, 32767.0f);
         for (int64_t j = k; j < kp; j++) q[j] = 0;
         out->scale[i] = maximum / 32767.0f;
     }

@@ -24,7 +24,8 @@ PRM_INLINE int8x16_t broadcast4(const int8_t *p) { return vreinterpretq_s8_s32(v
 // ---------------------------------------------------------------------------------------------
 // Activation quantization: vcvtaq rounds half away from zero, exactly roundf.
 
-PRM_INLINE int32x4_t quantize4(const float *row, int64_t j, int64_t k, float32x4_t inverse) {
+// round(row[j..j+4) · inverse) clamped to ±limit (127 for int8 rows, 32767 for int16 rows).
+PRM_INLINE int32x4_t quantize4(const float *row, int64_t j, int64_t k, float32x4_t inverse, int32_t limit) {
     float32x4_t v;
     if (j + 4 <= k) {
         v = vld1q_f32(row + j);
@@ -34,19 +35,24 @@ PRM_INLINE int32x4_t quantize4(const float *row, int64_t j, int64_t k, float32x4
         v = vld1q_f32(tmp);
     }
     int32x4_t q = vcvtaq_s32_f32(vmulq_f32(v, inverse));
-    return vminq_s32(vmaxq_s32(q, vdupq_n_s32(-127)), vdupq_n_s32(127));
+    return vminq_s32(vmaxq_s32(q, vdupq_n_s32(-limit)), vdupq_n_s32(limit));
+}
+
+// max |row[j]| over j < k (the per-row scale of both activation quantizers).
+PRM_INLINE float row_abs_max(const float *row, int64_t k) {
+    float32x4_t vmax = vdupq_n_f32(0);
+    int64_t j = 0;
+    for (; j + 4 <= k; j += 4) vmax = vmaxq_f32(vmax, vabsq_f32(vld1q_f32(row + j)));
+    float maximum = vmaxvq_f32(vmax);
+    for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
+    return maximum;
 }
 
 static void quantize_activations_neon(const float *x, int64_t m, int64_t k, int64_t ldx, prm_q8_activations *out) {
     int64_t kp = out->kp;
     for (int64_t i = 0; i < m; i++) {
         const float *row = x + i * ldx;
-        float32x4_t vmax = vdupq_n_f32(0);
-        int64_t j = 0;
-        for (; j + 4 <= k; j += 4) vmax = vmaxq_f32(vmax, vabsq_f32(vld1q_f32(row + j)));
-        float maximum = vmaxvq_f32(vmax);
-        for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
-
+        float maximum = row_abs_max(row, k);
         float scale = maximum / 127.0f;
         float32x4_t inverse = vdupq_n_f32(prm_quantization_inverse(maximum, 127.0f));
         int8_t *q = out->q + i * kp;
@@ -55,8 +61,8 @@ static void quantize_activations_neon(const float *x, int64_t m, int64_t k, int6
             int32x4_t sum = vdupq_n_s32(0);
             for (int h = 0; h < 2; h++) {
                 int64_t j0 = 32 * b + 16 * h;
-                int32x4_t a = quantize4(row, j0, k, inverse), c = quantize4(row, j0 + 4, k, inverse);
-                int32x4_t d = quantize4(row, j0 + 8, k, inverse), e = quantize4(row, j0 + 12, k, inverse);
+                int32x4_t a = quantize4(row, j0, k, inverse, 127), c = quantize4(row, j0 + 4, k, inverse, 127);
+                int32x4_t d = quantize4(row, j0 + 8, k, inverse, 127), e = quantize4(row, j0 + 12, k, inverse, 127);
                 sum = vaddq_s32(sum, vaddq_s32(vaddq_s32(a, c), vaddq_s32(d, e)));
                 int16x8_t lo = vcombine_s16(vmovn_s32(a), vmovn_s32(c)), hi = vcombine_s16(vmovn_s32(d), vmovn_s32(e));
                 vst1q_s8(q + j0, vcombine_s8(vmovn_s16(lo), vmovn_s16(hi)));
@@ -208,34 +214,18 @@ PRM_TARGET_DOTPROD static void linear_q4p16b32_neon(const prm_q8_activations *x,
 }
 
 // ---------------------------------------------------------------------------------------------
-// int16 activations: vcvtaq (round half away from zero, exactly roundf) of x · (32767 / max).
-
-PRM_INLINE int32x4_t quantize4_q16(const float *row, int64_t j, int64_t k, float32x4_t inverse) {
-    float32x4_t v;
-    if (j + 4 <= k) {
-        v = vld1q_f32(row + j);
-    } else {
-        float tmp[4] = {0};
-        for (int64_t l = j; l < k; l++) tmp[l - j] = row[l];  // zero padding past k
-        v = vld1q_f32(tmp);
-    }
-    int32x4_t q = vcvtaq_s32_f32(vmulq_f32(v, inverse));
-    return vminq_s32(vmaxq_s32(q, vdupq_n_s32(-32767)), vdupq_n_s32(32767));
-}
+// int16 activations: vcvtaq (round half away from zero, exactly roundf) of x · (32767 / max), the
+// int8 quantizer's rounding with the ±32767 clamp.
 
 static void quantize_activations_q16_neon(const float *x, int64_t m, int64_t k, int64_t ldx, prm_q16_activations *out) {
     int64_t kp = out->kp;
     for (int64_t i = 0; i < m; i++) {
         const float *row = x + i * ldx;
-        float32x4_t vmax = vdupq_n_f32(0);
-        int64_t j = 0;
-        for (; j + 4 <= k; j += 4) vmax = vmaxq_f32(vmax, vabsq_f32(vld1q_f32(row + j)));
-        float maximum = vmaxvq_f32(vmax);
-        for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
+        float maximum = row_abs_max(row, k);
         float32x4_t inverse = vdupq_n_f32(prm_quantization_inverse(maximum, 32767.0f));
         int16_t *q = out->q + i * kp;
         for (int64_t j0 = 0; j0 < kp; j0 += 8) {
-            int32x4_t a = quantize4_q16(row, j0, k, inverse), c = quantize4_q16(row, j0 + 4, k, inverse);
+            int32x4_t a = quantize4(row, j0, k, inverse, 32767), c = quantize4(row, j0 + 4, k, inverse, 32767);
             vst1q_s16(q + j0, vcombine_s16(vmovn_s32(a), vmovn_s32(c)));
         }
         out->scale[i] = maximum / 32767.0f;

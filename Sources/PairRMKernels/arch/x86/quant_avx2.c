@@ -45,39 +45,45 @@ PRM_INLINE PRM_TARGET_AVX2 __m256 load_padded(const float *row, int64_t j, int64
     return _mm256_maskload_ps(row + j, mask);
 }
 
-PRM_INLINE PRM_TARGET_AVX2 __m256i quantize8(__m256 v, __m256 inverse) {
+// round(v · inverse) clamped to ±limit (127 for int8 rows, 32767 for int16 rows), as int32 lanes.
+PRM_INLINE PRM_TARGET_AVX2 __m256i quantize_lanes(__m256 v, __m256 inverse, float limit) {
     __m256 r = round_half_away(_mm256_mul_ps(v, inverse));
-    r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+    r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-limit)), _mm256_set1_ps(limit));
     return _mm256_cvttps_epi32(r);
+}
+
+// max |row[j]| over j < k (the per-row scale of both activation quantizers).
+PRM_INLINE PRM_TARGET_AVX2 float row_abs_max(const float *row, int64_t k) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    __m256 vmax = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= k; j += 8) vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(row + j), abs_mask));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    float maximum = _mm_cvtss_f32(m4);
+    for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
+    return maximum;
 }
 
 PRM_TARGET_AVX2 static void quantize_activations_avx2(const float *x, int64_t m, int64_t k, int64_t ldx,
                                                       prm_q8_activations *out) {
     int64_t kp = out->kp;
-    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
     // packs interleaves 128-bit lanes; this puts the 32 bytes back in column order.
     const __m256i unshuffle = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for (int64_t i = 0; i < m; i++) {
         const float *row = x + i * ldx;
-        __m256 vmax = _mm256_setzero_ps();
-        int64_t j = 0;
-        for (; j + 8 <= k; j += 8) vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(row + j), abs_mask));
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float maximum = _mm_cvtss_f32(m4);
-        for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
-
+        float maximum = row_abs_max(row, k);
         float scale = maximum / 127.0f;
         __m256 inverse = _mm256_set1_ps(prm_quantization_inverse(maximum, 127.0f));
         int8_t *q = out->q + i * kp;
         int32_t *block_sum = out->block_sum + i * (kp / 32);
         for (int64_t b = 0; b < kp / 32; b++) {
             int64_t j0 = 32 * b;
-            __m256i a = quantize8(load_padded(row, j0, k), inverse);
-            __m256i c = quantize8(load_padded(row, j0 + 8, k), inverse);
-            __m256i d = quantize8(load_padded(row, j0 + 16, k), inverse);
-            __m256i e = quantize8(load_padded(row, j0 + 24, k), inverse);
+            __m256i a = quantize_lanes(load_padded(row, j0, k), inverse, 127.0f);
+            __m256i c = quantize_lanes(load_padded(row, j0 + 8, k), inverse, 127.0f);
+            __m256i d = quantize_lanes(load_padded(row, j0 + 16, k), inverse, 127.0f);
+            __m256i e = quantize_lanes(load_padded(row, j0 + 24, k), inverse, 127.0f);
             block_sum[b] = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(a, c), _mm256_add_epi32(d, e)));
             __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(a, c), _mm256_packs_epi32(d, e));
             _mm256_storeu_si256((__m256i *)(q + j0), _mm256_permutevar8x32_epi32(bytes, unshuffle));
@@ -307,32 +313,17 @@ PRM_TARGET_AVX2 static void linear_q4p16b32_avx2(const prm_q8_activations *x, in
 // ---------------------------------------------------------------------------------------------
 // int16 activations (same rounding as quantize_activations_avx2, clamp ±32767).
 
-PRM_INLINE PRM_TARGET_AVX2 __m256i quantize16(__m256 v, __m256 inverse) {
-    __m256 r = round_half_away(_mm256_mul_ps(v, inverse));
-    r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-32767.0f)), _mm256_set1_ps(32767.0f));
-    return _mm256_cvttps_epi32(r);
-}
-
 PRM_TARGET_AVX2 static void quantize_activations_q16_avx2(const float *x, int64_t m, int64_t k, int64_t ldx,
                                                           prm_q16_activations *out) {
     int64_t kp = out->kp;
-    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
     for (int64_t i = 0; i < m; i++) {
         const float *row = x + i * ldx;
-        __m256 vmax = _mm256_setzero_ps();
-        int64_t j = 0;
-        for (; j + 8 <= k; j += 8) vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(row + j), abs_mask));
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float maximum = _mm_cvtss_f32(m4);
-        for (; j < k; j++) maximum = fmaxf(maximum, fabsf(row[j]));
-
+        float maximum = row_abs_max(row, k);
         __m256 inverse = _mm256_set1_ps(prm_quantization_inverse(maximum, 32767.0f));
         int16_t *q = out->q + i * kp;
         for (int64_t j0 = 0; j0 < kp; j0 += 16) {
-            __m256i a = quantize16(load_padded(row, j0, k), inverse);
-            __m256i c = quantize16(load_padded(row, j0 + 8, k), inverse);
+            __m256i a = quantize_lanes(load_padded(row, j0, k), inverse, 32767.0f);
+            __m256i c = quantize_lanes(load_padded(row, j0 + 8, k), inverse, 32767.0f);
             // packs interleaves 128-bit lanes (a0-3 c0-3 a4-7 c4-7); the permute restores column order.
             __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, c), 0xD8);
             _mm256_storeu_si256((__m256i *)(q + j0), words);

@@ -32,11 +32,22 @@ PRM_INLINE PRM_TARGET_AVX512 __m512 round_half_away(__m512 v) {
     return _mm512_mask_add_ps(t, round_up, t, _mm512_castsi512_ps(away));
 }
 
-PRM_INLINE PRM_TARGET_AVX512 __m512i quantize16(const float *row, int64_t j, int64_t k, __m512 inverse) {
-    __m512 v = _mm512_maskz_loadu_ps(lane_mask(0, k - j), row + j);  // zero padding past k
+// round(row[j..j+16) · inverse) clamped to ±limit (127 for int8 rows, 32767 for int16 rows), as
+// int32 lanes; lanes at or past k are the zero padding up to kp.
+PRM_INLINE PRM_TARGET_AVX512 __m512i quantize_lanes(const float *row, int64_t j, int64_t k, __m512 inverse,
+                                                    float limit) {
+    __m512 v = _mm512_maskz_loadu_ps(lane_mask(0, k - j), row + j);
     __m512 r = round_half_away(_mm512_mul_ps(v, inverse));
-    r = _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
+    r = _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(-limit)), _mm512_set1_ps(limit));
     return _mm512_cvttps_epi32(r);
+}
+
+// max |row[j]| over j < k (the per-row scale of both activation quantizers).
+PRM_INLINE PRM_TARGET_AVX512 float row_abs_max(const float *row, int64_t k) {
+    __m512 vmax = _mm512_setzero_ps();
+    for (int64_t j = 0; j < k; j += 16)
+        vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(lane_mask(0, k - j), row + j)));
+    return _mm512_reduce_max_ps(vmax);
 }
 
 PRM_TARGET_AVX512 static void quantize_activations_avx512(const float *x, int64_t m, int64_t k, int64_t ldx,
@@ -44,18 +55,14 @@ PRM_TARGET_AVX512 static void quantize_activations_avx512(const float *x, int64_
     int64_t kp = out->kp;
     for (int64_t i = 0; i < m; i++) {
         const float *row = x + i * ldx;
-        __m512 vmax = _mm512_setzero_ps();
-        for (int64_t j = 0; j < k; j += 16)
-            vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(lane_mask(0, k - j), row + j)));
-        float maximum = _mm512_reduce_max_ps(vmax);
-
+        float maximum = row_abs_max(row, k);
         float scale = maximum / 127.0f;
         __m512 inverse = _mm512_set1_ps(prm_quantization_inverse(maximum, 127.0f));
         int8_t *q = out->q + i * kp;
         int32_t *block_sum = out->block_sum + i * (kp / 32);
         for (int64_t b = 0; b < kp / 32; b++) {
-            __m512i lo = quantize16(row, 32 * b, k, inverse);
-            __m512i hi = quantize16(row, 32 * b + 16, k, inverse);
+            __m512i lo = quantize_lanes(row, 32 * b, k, inverse, 127.0f);
+            __m512i hi = quantize_lanes(row, 32 * b + 16, k, inverse, 127.0f);
             block_sum[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(lo, hi));
             _mm_storeu_si128((__m128i *)(q + 32 * b), _mm512_cvtsepi32_epi8(lo));
             _mm_storeu_si128((__m128i *)(q + 32 * b + 16), _mm512_cvtsepi32_epi8(hi));
@@ -255,26 +262,16 @@ PRM_TARGET_AVX512 static void linear_q4p16b32_avx512(const prm_q8_activations *x
 // ---------------------------------------------------------------------------------------------
 // int16 activations (same rounding as quantize_activations_avx512, clamp ±32767).
 
-PRM_INLINE PRM_TARGET_AVX512 __m512i quantize16_q16(const float *row, int64_t j, int64_t k, __m512 inverse) {
-    __m512 v = _mm512_maskz_loadu_ps(lane_mask(0, k - j), row + j);  // zero padding past k
-    __m512 r = round_half_away(_mm512_mul_ps(v, inverse));
-    r = _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(-32767.0f)), _mm512_set1_ps(32767.0f));
-    return _mm512_cvttps_epi32(r);
-}
-
 PRM_TARGET_AVX512 static void quantize_activations_q16_avx512(const float *x, int64_t m, int64_t k, int64_t ldx,
                                                               prm_q16_activations *out) {
     int64_t kp = out->kp;
     for (int64_t i = 0; i < m; i++) {
         const float *row = x + i * ldx;
-        __m512 vmax = _mm512_setzero_ps();
-        for (int64_t j = 0; j < k; j += 16)
-            vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(lane_mask(0, k - j), row + j)));
-        float maximum = _mm512_reduce_max_ps(vmax);
+        float maximum = row_abs_max(row, k);
         __m512 inverse = _mm512_set1_ps(prm_quantization_inverse(maximum, 32767.0f));
         int16_t *q = out->q + i * kp;
         for (int64_t j = 0; j < kp; j += 16)
-            _mm256_storeu_si256((__m256i *)(q + j), _mm512_cvtsepi32_epi16(quantize16_q16(row, j, k, inverse)));
+            _mm256_storeu_si256((__m256i *)(q + j), _mm512_cvtsepi32_epi16(quantize_lanes(row, j, k, inverse, 32767.0f)));
         out->scale[i] = maximum / 32767.0f;
     }
 }
