@@ -16,9 +16,13 @@ struct ConvertCommand: ParsableCommand {
         Weight recipes (recorded in the file as quantization.recipe):
           f32  everything f32 (reference accuracy)
           f16  matrices f16; LayerNorms, biases, relative table and head f32
-          q8   embeddings F16, encoder matrices Q8_P16B32 (int8, one scale per 32 inputs, int16
-               activations); the rest f32
-          q4   embeddings Q8_ROWS, encoder matrices Q4_P16B32 (int4, 32-column blocks); the rest f32
+          q8   embeddings F16, encoder matrices Q8_P16B32 (int8, one scale
+               per 32 inputs, int16 activations); the rest f32
+          q4   embeddings Q8_ROWS, encoder matrices Q4_P16B32 (int4, 32-column
+               blocks); the rest f32. Smallest memory (~320 MiB at 512 tokens,
+               q8 ~550) but it flips many more verdicts than q8 on generated
+               checkpoints (README, "Fidelity of q8 and q4"): prefer q8
+               unless memory decides.
 
         Examples:
           pairrm convert ./PairRM -o pairrm-q8.prm
