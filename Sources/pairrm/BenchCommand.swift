@@ -6,16 +6,18 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure the latency of compare on synthetic inputs.",
         discussion: """
-        Builds a synthetic prompt and two candidates of about --source-words / --candidate-words
-        words, runs --warmup untimed compares, then --iterations timed ones, and prints the
-        assembled sequence length and the latency (mean, p50, p90, min) per compare and per
-        forward pass. Tokenization is included (it is part of every call).
+        Builds a synthetic prompt and two candidates of about --source-words /
+        --candidate-words words, runs --warmup untimed compares, then --iterations
+        timed ones, and prints the assembled sequence length and the latency (mean,
+        p50, p90, min) per compare and per forward pass. Tokenization is included (it
+        is part of every call).
 
         Exit codes: 0 success; 1 the model could not be loaded; 64 usage error.
 
         Examples:
           pairrm bench --model pairrm-q8.prm
-          pairrm bench --model pairrm-q8.prm --threads 8 --source-words 600 --candidate-words 200 --mode ab
+          pairrm bench --model pairrm-q8.prm --threads 8 --mode ab \\
+              --source-words 600 --candidate-words 200
         """
     )
 

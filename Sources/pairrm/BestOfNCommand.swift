@@ -6,20 +6,26 @@ struct BestOfNCommand: ParsableCommand {
         commandName: "best-of-n",
         abstract: "Pick the best (or worst) candidate per prompt (LLM-Blender's get_best_of_n / get_worst_of_n).",
         discussion: """
-        Input line:  {"id": 3, "prompt": "...", "candidates": ["...", "...", "..."], "instruction": "..."}
-        Output line: {"id": 3, "best": "the chosen text", "index": 1}      (--worst: "worst" instead of "best")
-                     --all adds "order": [1, 0, 2] (LLM-Blender's return_all, as indices)
+        Input line:  {"id": 3, "prompt": "...", "candidates": ["...", "...", "..."],
+                      "instruction": "..."}
+        Output line: {"id": 3, "best": "the chosen text", "index": 1}
+                     (--worst: "worst" instead of "best")
+                     --all adds "order": [1, 0, 2] (LLM-Blender's return_all, as
+                     indices)
 
-        --strategy bubble (default, LLM-Blender's): one bubble pass over a start order, 2(n−1)
-          forward passes; the winner of each [A,B]+[B,A] comparison is carried on. "order" is the
-          winner then the loser of each step. The start order is random (like torch.randperm)
-          unless --start-order 2,0,1 fixes it (it must be a permutation of the line's indices).
-        --strategy full: rank all ordered pairs, then take the best rank (ties: lowest index).
+        --strategy bubble (default, LLM-Blender's): one bubble pass over a start
+          order, 2(n−1) forward passes; the winner of each [A,B]+[B,A] comparison is
+          carried on. "order" is the winner then the loser of each step. The start
+          order is random (like torch.randperm) unless --start-order 2,0,1 fixes it
+          (it must be a permutation of the line's indices).
+        --strategy full: rank all ordered pairs, then take the best rank (ties: lowest
+          index).
 
         \(jsonLinesDiscussion)
 
         Examples:
-          echo '{"prompt":"Say hi","candidates":["hi","hello there","go away"]}' | pairrm best-of-n --model pairrm-q8.prm
+          echo '{"prompt":"Say hi","candidates":["hi","hello there","go away"]}' |
+              pairrm best-of-n --model pairrm-q8.prm
           pairrm best-of-n --strategy full --all < samples.jsonl
           pairrm best-of-n --worst --start-order 0,1,2,3 < samples.jsonl
         """

@@ -7,11 +7,12 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Convert a PairRM checkpoint directory (as published on the Hugging Face hub) into a .prm file.",
         discussion: """
-        The directory is a local copy of llm-blender/PairRM or llm-blender/PairRM-hf: config.json
-        (RankerConfig or DebertaV2Config), spm.model, added_tokens.json, special_tokens_map.json,
-        tokenizer_config.json and model.safetensors (F32/F16/BF16) or pytorch_model.bin.
-        No Python is needed. Tensors are converted one at a time; the output is written to
-        <output>.tmp.<pid> and renamed only when complete, so an interrupted run leaves nothing.
+        The directory is a local copy of llm-blender/PairRM or llm-blender/PairRM-hf:
+        config.json (RankerConfig or DebertaV2Config), spm.model, added_tokens.json,
+        special_tokens_map.json, tokenizer_config.json and model.safetensors
+        (F32/F16/BF16) or pytorch_model.bin. No Python is needed. Tensors are
+        converted one at a time; the output is written to <output>.tmp.<pid> and
+        renamed only when complete, so an interrupted run leaves nothing.
 
         Weight recipes (recorded in the file as quantization.recipe):
           f32  everything f32 (reference accuracy)

@@ -7,8 +7,9 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Print a .prm file's metadata, sections, tensor table and quantization recipe.",
         discussion: """
-        Only the structure is read and checked (header, section table, metadata, directory and
-        vocabulary checksums); the weights are not read. Use `pairrm verify` to check them.
+        Only the structure is read and checked (header, section table, metadata,
+        directory and vocabulary checksums); the weights are not read. Use `pairrm
+        verify` to check them.
 
         Examples:
           pairrm inspect pairrm-q8.prm

@@ -14,7 +14,7 @@ struct RankerArguments: ParsableArguments {
     @Option(name: .long, help: "Worker threads inside each forward pass.")
     var threads: Int = 1
 
-    @Option(name: .long, help: "Input lines processed at once (each on its own inference context; output order is kept).")
+    @Option(name: .long, help: "Input lines processed at once, each on its own inference context; output keeps the input order.")
     var batchSize: Int = 1
 
     @Option(name: .long, help: "Source token budget (PairRM: 1224).")
@@ -79,16 +79,17 @@ struct LineArguments: ParsableArguments {
 
 /// Shared text of the subcommands' help.
 let jsonLinesDiscussion = """
-    Input is JSONL (one JSON object per line) on standard input or --input FILE. Output is one
-    JSONL line per input line, in input order, on standard output, carrying the input's "id"
-    when present. Blank lines are ignored. A bad line (invalid JSON, missing or mistyped fields,
-    an empty candidate list, mismatched conversations, a line over --max-line-bytes, or with
-    --truncation error a text over its token budget) is reported on stderr as "line N: …";
-    see --on-error. Results already written are never lost: each line is written whole.
-    A progress bar (lines/s, ETA) is drawn on stderr when it is a terminal.
+    Input is JSONL (one JSON object per line) on standard input or --input FILE.
+    Output is one JSONL line per input line, in input order, on standard output,
+    carrying the input's "id" when present. Blank lines are ignored. A bad line
+    (invalid JSON, missing or mistyped fields, an empty candidate list, mismatched
+    conversations, a line over --max-line-bytes, or with --truncation error a text
+    over its token budget) is reported on stderr as "line N: …"; see --on-error.
+    Results already written are never lost: each line is written whole. A progress
+    bar (lines/s, ETA) is drawn on stderr when it is a terminal.
 
-    Exit codes: 0 success (also with --on-error skip); 1 bad input line or model file;
-    64 command-line usage error.
+    Exit codes: 0 success (also with --on-error skip); 1 bad input line or model
+    file; 64 command-line usage error.
     """
 
 /// Reads lines from a file descriptor in blocks (no Foundation, no line-length limit beyond memory).

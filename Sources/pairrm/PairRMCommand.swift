@@ -11,8 +11,8 @@ struct PairRMCommand: ParsableCommand {
           pairrm inspect pairrm-q8.prm
           pairrm verify pairrm-q8.prm
 
-        Exit codes: 0 success; 1 the input was bad or a check failed (the message names the file,
-        the field and the fix); 64 the command line was wrong.
+        Exit codes: 0 success; 1 the input was bad or a check failed (the message
+        names the file, the field and the fix); 64 the command line was wrong.
         """,
         subcommands: [ConvertCommand.self, InspectCommand.self, VerifyCommand.self, TokenizeCommand.self,
                       CompareCommand.self, RankCommand.self, BestOfNCommand.self, CompareConversationsCommand.self, BenchCommand.self]

@@ -16,24 +16,27 @@ struct RankCommand: ParsableCommand {
         commandName: "rank",
         abstract: "Rank candidate answers per prompt (LLM-Blender's Blender.rank and rank_with_ref).",
         discussion: """
-        Input line:  {"id": "q1", "prompt": "...", "candidates": ["...", "...", "..."], "instruction": "..."}
+        Input line:  {"id": "q1", "prompt": "...", "candidates": ["...", "...", "..."],
+                      "instruction": "..."}
         Output line: {"id": "q1", "scores": [0.21, -0.35, 0.14], "ranks": [1, 3, 2]}
 
         Ranks: 1 is best; tied scores share the best rank (e.g. [1, 1, 3]).
-        --strategy full (default): LLM-Blender's rank, every ordered pair (n(n−1) forward passes),
-          scores = mean over opponents of L(i,j) − L(j,i) (float32, NumPy's summation order).
-        --strategy merge-sort: ours, a merge sort on the [A,B]+[B,A] logit, at most about
-          2·n·log2(n) forward passes; no scores ("scores": null); the order can differ from
-          full when PairRM's preferences are intransitive.
-        --reference-mode MODE: LLM-Blender's rank_with_ref instead: each candidate is compared
-          with a reference (longest, shortest, median_length, first or last candidate by Unicode
-          code points, or the line's "reference" field), score = −compare(reference, candidate);
-          the output adds "reference".
+        --strategy full (default): LLM-Blender's rank, every ordered pair (n(n−1)
+          forward passes), scores = mean over opponents of L(i,j) − L(j,i) (float32,
+          NumPy's summation order).
+        --strategy merge-sort: ours, a merge sort on the [A,B]+[B,A] logit, at most
+          about 2·n·log2(n) forward passes; no scores ("scores": null); the order can
+          differ from full when PairRM's preferences are intransitive.
+        --reference-mode MODE: LLM-Blender's rank_with_ref instead: each candidate is
+          compared with a reference (longest, shortest, median_length, first or last
+          candidate by Unicode code points, or the line's "reference" field), score =
+          −compare(reference, candidate); the output adds "reference".
 
         \(jsonLinesDiscussion)
 
         Examples:
-          echo '{"prompt":"2+2?","candidates":["4","5","four"]}' | pairrm rank --model pairrm-q8.prm
+          echo '{"prompt":"2+2?","candidates":["4","5","four"]}' |
+              pairrm rank --model pairrm-q8.prm
           pairrm rank --input answers.jsonl --strategy merge-sort --batch-size 4
           pairrm rank --reference-mode longest < answers.jsonl
         """

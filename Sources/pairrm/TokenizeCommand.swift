@@ -15,26 +15,32 @@ struct TokenizeCommand: ParsableCommand {
         discussion: """
         Reads one input per line and writes one JSON object per line:
           {"id": <copied from the input, if present>, "ids": [...], "pieces": [...]}
-        Input lines are JSON objects with a string "text" (other fields are ignored, "id" may be
-        any JSON value), or, with --plain, the raw text of the line (a trailing CR is dropped).
-        Ids never include [CLS]/[SEP].
+        Input lines are JSON objects with a string "text" (other fields are ignored,
+        "id" may be any JSON value), or, with --plain, the raw text of the line (a
+        trailing CR is dropped). Ids never include [CLS]/[SEP].
 
-        Modes: `pairrm` (default) = transformers 4.x DebertaV2TokenizerFast as PairRM uses it
-        (added tokens such as <|source|> and [SEP] recognized, unknown characters -> [UNK]);
-        `sentencepiece` = sentencepiece's SentencePieceProcessor.encode (byte fallback, added-token
-        strings are plain text).
+        Modes: `pairrm` (default) = transformers 4.x DebertaV2TokenizerFast as PairRM
+        uses it (added tokens such as <|source|> and [SEP] recognized, unknown
+        characters -> [UNK]); `sentencepiece` = sentencepiece's
+        SentencePieceProcessor.encode (byte fallback, added-token strings are plain
+        text).
 
-        A bad input line (invalid JSON, no string "text") is reported on stderr with its line
-        number; with --on-error stop (default) the command then exits 1, with --on-error skip it
-        goes on. Every output line is complete JSON, whatever happens.
+        A bad input line (invalid JSON, no string "text") is reported on stderr with
+        its line number; with --on-error stop (default) the command then exits 1, with
+        --on-error skip it goes on. Every output line is complete JSON, whatever
+        happens.
 
-        --benchmark CORPUS times loading and single-thread encoding of CORPUS (one text per line,
-        each encoded separately, best of --passes) in both modes and prints one JSON object.
+        --benchmark CORPUS times loading and single-thread encoding of CORPUS (one
+        text per line, each encoded separately, best of --passes) in both modes and
+        prints one JSON object.
 
         Examples:
-          echo '{"id": 7, "text": "Hello world"}' | pairrm tokenize --model pairrm-q8.prm
-          pairrm tokenize --model pairrm-q8.prm --plain --no-pieces --input prompts.txt
-          PAIRRM_MODEL=pairrm-q8.prm pairrm tokenize --mode sentencepiece < data.jsonl > ids.jsonl
+          echo '{"id": 7, "text": "Hello world"}' |
+              pairrm tokenize --model pairrm-q8.prm
+          pairrm tokenize --model pairrm-q8.prm --plain --no-pieces \\
+              --input prompts.txt
+          PAIRRM_MODEL=pairrm-q8.prm pairrm tokenize --mode sentencepiece \\
+              < data.jsonl > ids.jsonl
           pairrm tokenize --model pairrm-q8.prm --benchmark bench-corpus.txt
         """
     )

@@ -6,8 +6,8 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Check every checksum of a .prm file: header, section table, every section and every tensor.",
         discussion: """
-        Reads the whole file once. Exits 0 only when every checksum holds; otherwise prints each
-        failure (file, field, what is wrong) and exits 1.
+        Reads the whole file once. Exits 0 only when every checksum holds; otherwise
+        prints each failure (file, field, what is wrong) and exits 1.
 
         Example:
           pairrm verify pairrm-q8.prm && echo intact

@@ -103,9 +103,11 @@ struct Fidelity: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Order-averaged scores s = (L(a,b) − L(b,a))/2 of quantized models against a reference model on a JSONL of pairs.",
         discussion: """
-            Input lines: {"ids_ab": [...], "pos_ab": [p0,p1,p2], "ids_ba": [...], "pos_ba": [...]} (Tools/python/golden/make_pairs.py).
-            The reference is run once; with --reference-logits FILE its logits are read from FILE when it exists
-            (same model, same pairs) and written there otherwise, so several runs share one f32 pass.
+            Input lines: {"ids_ab": [...], "pos_ab": [p0,p1,p2], "ids_ba": [...],
+            "pos_ba": [...]} (Tools/python/golden/make_pairs.py). The reference is run
+            once; with --reference-logits FILE its logits are read from FILE when it
+            exists (same model, same pairs) and written there otherwise, so several runs
+            share one f32 pass.
             """)
 
     @Option(help: "Reference model (normally f32).") var reference: String
