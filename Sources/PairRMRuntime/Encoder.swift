@@ -95,16 +95,18 @@ extension PairRMModel {
         parallelFor(workers, threads: workers) { worker in
             let scores = c.headScratch[worker]
             let c2p = scores + t * t
-            let p2c = c2p + t * rowCount
+            let p2cTransposed = c2p + t * rowCount
             var head = worker
             while head < config.numHeads {
                 let column = head * d
                 prm_sgemm_nt(Int64(t), Int64(t), Int64(d), inverseScale, c.q + column, Int64(h), c.k + column, Int64(h), scores, Int64(t))
                 prm_sgemm_nt(Int64(t), Int64(rowCount), Int64(d), 1, c.q + column, Int64(h),
                              positionKey + column, Int64(h), c2p, Int64(rowCount))
-                prm_sgemm_nt(Int64(t), Int64(rowCount), Int64(d), 1, c.k + column, Int64(h),
-                             positionQuery + column, Int64(h), p2c, Int64(rowCount))
-                prm_attention_add_relative(scores, c2p, p2c, Int64(t), Int64(rowCount), c.relativeColumns + relative.maxDistance,
+                // Position-to-content scores transposed ([relative row][key]): the gather then reads
+                // them along rows (see attention.c).
+                prm_sgemm_nt(Int64(rowCount), Int64(t), Int64(d), 1, positionQuery + column, Int64(h),
+                             c.k + column, Int64(h), p2cTransposed, Int64(t))
+                prm_attention_add_relative(scores, c2p, p2cTransposed, Int64(t), Int64(rowCount), c.relativeColumns + relative.maxDistance,
                                            inverseScale, 0, Int64(t))
                 prm_softmax_rows(scores, Int64(t), Int64(t), Int64(t))
                 prm_sgemm_nn(Int64(t), Int64(d), Int64(t), scores, Int64(t), c.v + column, Int64(h), c.context + column, Int64(h))

@@ -16,7 +16,7 @@ public final class InferenceContext: @unchecked Sendable {
     let attention: UnsafeMutablePointer<Float>  // [T, H] after attention.output LayerNorm
     let scratch: UnsafeMutablePointer<Float>    // [T, H]
     let intermediate: UnsafeMutablePointer<Float>  // [T, I]
-    /// Per worker: scores [T, T], c2p [T, R], p2c [T, R].
+    /// Per worker: scores [T, T], c2p [T, R], p2c transposed [R, T].
     let headScratch: [UnsafeMutablePointer<Float>]
     let headScratchStride: Int
     /// Quantized GEMM inputs: int8 rows (Q8_P16, Q4_P16B32) and int16 rows (Q8_P16B32).

@@ -341,6 +341,61 @@ final class KernelVariantTests: XCTestCase {
         }
     }
 
+    /// The attention GEMMs at long lengths: sgemm_nt blocks A's rows (512 at a time) and sgemm_nn
+    /// blocks A's rows (128) inside K blocks of 256 with up to four panels per pass. Row counts and
+    /// K cross every block edge with ragged remainders; the result must match generic and be
+    /// bit-identical when the caller splits the rows (what threads and heads do).
+    func testAttentionGemmsAcrossRowBlocks() {
+        let m = 1100, headSize = 64, hidden = 160, n = 100
+        var rng = RNG(seed: 2048)
+        let q = (0..<(m * hidden)).map { _ in rng.float(-1, 1) }
+        let keys = (0..<(n * hidden)).map { _ in rng.float(-1, 1) }
+        let probabilities = (0..<(m * (m + 3))).map { _ in rng.float(0, 1) }
+        let values = (0..<(m * hidden)).map { _ in rng.float(-1, 1) }
+        for isa in variants {
+            let label = String(cString: prm_isa_name(isa))
+            func nt(_ variant: prm_isa, rows: Range<Int>) -> [Float] {
+                force(variant)
+                var c = [Float](repeating: 0, count: m * (n + 2))
+                q.withUnsafeBufferPointer { a in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        prm_sgemm_nt(Int64(rows.count), Int64(n), Int64(headSize), 0.125, a.baseAddress! + rows.lowerBound * hidden,
+                                     Int64(hidden), keys, Int64(hidden), cp.baseAddress! + rows.lowerBound * (n + 2), Int64(n + 2))
+                    }
+                }
+                return c
+            }
+            let ntWhole = nt(isa, rows: 0..<m)
+            compare("sgemm_nt.blocks", label, ntWhole, nt(PRM_ISA_GENERIC, rows: 0..<m), rows: m, cols: n, ld: n + 2) { _, want in
+                1e-5 * (abs(want) + 8)
+            }
+            var ntSplit = nt(isa, rows: 0..<513)
+            let ntRest = nt(isa, rows: 513..<m)
+            for i in 513..<m { for j in 0..<n { ntSplit[i * (n + 2) + j] = ntRest[i * (n + 2) + j] } }
+            assertIdentical("sgemm_nt.split_rows", label, ntSplit, ntWhole, rows: m, cols: n, ld: n + 2)
+
+            func nn(_ variant: prm_isa, rows: Range<Int>) -> [Float] {
+                force(variant)
+                var c = [Float](repeating: 0, count: m * hidden)
+                probabilities.withUnsafeBufferPointer { a in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        prm_sgemm_nn(Int64(rows.count), Int64(n), Int64(m), a.baseAddress! + rows.lowerBound * (m + 3), Int64(m + 3),
+                                     values, Int64(hidden), cp.baseAddress! + rows.lowerBound * hidden, Int64(hidden))
+                    }
+                }
+                return c
+            }
+            let nnWhole = nn(isa, rows: 0..<m)
+            compare("sgemm_nn.blocks", label, nnWhole, nn(PRM_ISA_GENERIC, rows: 0..<m), rows: m, cols: n, ld: hidden) { _, want in
+                1e-5 * (abs(want) + Float(m))
+            }
+            var nnSplit = nn(isa, rows: 0..<129)
+            let nnRest = nn(isa, rows: 129..<m)
+            for i in 129..<m { for j in 0..<n { nnSplit[i * hidden + j] = nnRest[i * hidden + j] } }
+            assertIdentical("sgemm_nn.split_rows", label, nnSplit, nnWhole, rows: m, cols: n, ld: hidden)
+        }
+    }
+
     // MARK: - Row-wise ops
 
     func testRowwiseOpsMatchGeneric() {

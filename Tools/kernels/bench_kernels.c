@@ -72,9 +72,11 @@ int main(int argc, char **argv) {
     static const int64_t shapes[][3] = {{128, 1024, 1024}, {128, 1024, 4096}, {128, 4096, 1024},
                                         {512, 1024, 1024}, {512, 1024, 4096}, {512, 4096, 1024}};
     // m, k, n of the attention products: scores and c2p/p2c (nt), context = P·V (nn).
-    static const int64_t nt_shapes[][3] = {{128, 64, 128}, {128, 64, 255}, {512, 64, 512}, {512, 64, 511}};
-    static const int64_t nn_shapes[][3] = {{128, 128, 64}, {512, 512, 64}};
-    int64_t max_m = 512, max_k = 4096, max_n = 4096;
+    // At 2048 tokens: scores, c2p (511 relative rows) and the transposed p2c (relative rows × keys).
+    static const int64_t nt_shapes[][3] = {{128, 64, 128}, {128, 64, 255}, {512, 64, 512}, {512, 64, 511},
+                                           {2048, 64, 2048}, {2048, 64, 511}, {511, 64, 2048}};
+    static const int64_t nn_shapes[][3] = {{128, 128, 64}, {512, 512, 64}, {2048, 2048, 64}};
+    int64_t max_m = 2048, max_k = 4096, max_n = 4096;
     float *x = malloc(sizeof(float) * (size_t)(max_m * max_k));
     float *y = malloc(sizeof(float) * (size_t)(max_m * max_n));
     void *w = malloc((size_t)(max_n * max_k * 4 + 128 * max_n));  // big enough for every layout

@@ -9,12 +9,12 @@
 extern "C" {
 #endif
 
-/// scores[i][j] += (c2p[i][b] + p2c[j][b]) * scale, b = row_of_distance[i - j] (a pointer into a
+/// scores[i][j] += (c2p[i][b] + p2c_t[b][j]) * scale, b = row_of_distance[i - j] (a pointer into a
 /// table centred on distance 0), for i in [row_begin, row_end), j in [0, t).
-/// c2p: [t][positions] (query rows), p2c: [t][positions] (key rows), scores: [t][t].
-/// Tiled over key columns so the gathered p2c rows stay in cache. Rows are independent: callers
-/// may split [0, t) across threads without changing a bit.
-void prm_attention_add_relative(float *scores, const float *c2p, const float *p2c, int64_t t, int64_t positions,
+/// c2p: [t][positions] (query rows × relative rows), p2c_t: [positions][t] (relative rows × key
+/// rows: the position-to-content scores transposed), scores: [t][t]. Rows are independent:
+/// callers may split [0, t) across threads without changing a bit.
+void prm_attention_add_relative(float *scores, const float *c2p, const float *p2c_t, int64_t t, int64_t positions,
                                 const int32_t *row_of_distance, float scale, int64_t row_begin, int64_t row_end);
 
 #ifdef __cplusplus
