@@ -181,6 +181,11 @@ void prm_linear_q8p16b32(const prm_q16_activations *x, int64_t k, const uint8_t 
     table()->linear_q8p16b32(x, k, w, n, n_begin, n_end, bias, y, ldy);
 }
 
+void prm_linear_q8p16b32_a8(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n, int64_t n_begin,
+                            int64_t n_end, const float *bias, float *y, int64_t ldy) {
+    table()->linear_q8p16b32_a8(x, k, w, n, n_begin, n_end, bias, y, ldy);
+}
+
 void prm_sgemm_nt(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                   float *c, int64_t ldc) {
     table()->sgemm_nt(m, n, k, alpha, a, lda, b, ldb, c, ldc);

@@ -12,6 +12,7 @@ typedef struct prm_kernel_table {
     void (*linear_q4p16b32)(const prm_q8_activations *, int64_t, const uint8_t *, int64_t, int64_t, int64_t, const float *, float *, int64_t);
     void (*quantize_activations_q16)(const float *, int64_t, int64_t, int64_t, prm_q16_activations *);
     void (*linear_q8p16b32)(const prm_q16_activations *, int64_t, const uint8_t *, int64_t, int64_t, int64_t, const float *, float *, int64_t);
+    void (*linear_q8p16b32_a8)(const prm_q8_activations *, int64_t, const uint8_t *, int64_t, int64_t, int64_t, const float *, float *, int64_t);
     void (*sgemm_nt)(int64_t, int64_t, int64_t, float, const float *, int64_t, const float *, int64_t, float *, int64_t);
     void (*sgemm_nn)(int64_t, int64_t, int64_t, const float *, int64_t, const float *, int64_t, float *, int64_t);
     void (*layernorm)(const float *, const float *, float *, int64_t, int64_t, int64_t, const float *, const float *, float);

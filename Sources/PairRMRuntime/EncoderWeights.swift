@@ -34,9 +34,16 @@ final class EncoderWeights: @unchecked Sendable {
     let head2: UnsafePointer<Float>       // [1, H]
     let head2Bias: UnsafePointer<Float>   // [1]
 
-    init(file: ModelFile, config: ModelConfig) throws {
+    /// The activation width of each matrix kind with Q8_P16B32 weights.
+    let activationPlan: ActivationPlan
+
+    /// - Parameter activationPlan: overrides the file's `quantization.activations` (studies and
+    ///   benchmarks compare plans on one file); nil reads the file's.
+    init(file: ModelFile, config: ModelConfig, activationPlan: ActivationPlan? = nil) throws {
         self.file = file
         self.config = config
+        let plan = try activationPlan ?? ActivationPlan(file: file)
+        self.activationPlan = plan
         let h = config.hiddenSize, i = config.intermediateSize
 
         func tensor(_ name: String, _ shape: [Int], allowed: Set<DType>) throws -> (TensorInfo, UnsafeRawPointer) {
@@ -69,7 +76,8 @@ final class EncoderWeights: @unchecked Sendable {
                 return Int(channel)
             }
         }
-        func linear(_ prefix: String, out: Int, in inFeatures: Int, outliers channels: [Int]? = nil) throws -> LinearWeight {
+        func linear(_ prefix: String, _ matrix: ActivationPlan.Matrix, out: Int, in inFeatures: Int,
+                    outliers channels: [Int]? = nil) throws -> LinearWeight {
             let (info, pointer) = try tensor(prefix + ".weight", [out, inFeatures], allowed: [.f32, .f16, .q8P16, .q8P16B32, .q4P16B32])
             let bytes = pointer.assumingMemoryBound(to: UInt8.self)
             let storage: LinearWeight.Storage = switch info.dtype {
@@ -84,7 +92,7 @@ final class EncoderWeights: @unchecked Sendable {
                 outliers = (channels, try f32(prefix + ".weight.outlier_columns", [channels.count, out]))
             }
             return LinearWeight(storage: storage, outFeatures: out, inFeatures: inFeatures, bias: try f32(prefix + ".bias", [out]),
-                                outliers: outliers)
+                                outliers: outliers, width: plan.width(of: matrix))
         }
 
         let (embeddingInfo, embeddingPointer) = try tensor("pretrained_model.embeddings.word_embeddings.weight",
@@ -105,14 +113,14 @@ final class EncoderWeights: @unchecked Sendable {
             let attentionOutliers = try outlierChannels("layer.\(index).attention_input")
             let ffnOutliers = try outlierChannels("layer.\(index).ffn_input")
             layers.append(Layer(
-                query: try linear(p + "attention.self.query_proj", out: h, in: h, outliers: attentionOutliers),
-                key: try linear(p + "attention.self.key_proj", out: h, in: h, outliers: attentionOutliers),
-                value: try linear(p + "attention.self.value_proj", out: h, in: h, outliers: attentionOutliers),
-                attentionOutput: try linear(p + "attention.output.dense", out: h, in: h),
+                query: try linear(p + "attention.self.query_proj", .attentionInput, out: h, in: h, outliers: attentionOutliers),
+                key: try linear(p + "attention.self.key_proj", .attentionInput, out: h, in: h, outliers: attentionOutliers),
+                value: try linear(p + "attention.self.value_proj", .attentionInput, out: h, in: h, outliers: attentionOutliers),
+                attentionOutput: try linear(p + "attention.output.dense", .attentionOutput, out: h, in: h),
                 attentionNormGain: try f32(p + "attention.output.LayerNorm.weight", [h]),
                 attentionNormBias: try f32(p + "attention.output.LayerNorm.bias", [h]),
-                intermediate: try linear(p + "intermediate.dense", out: i, in: h, outliers: ffnOutliers),
-                output: try linear(p + "output.dense", out: h, in: i),
+                intermediate: try linear(p + "intermediate.dense", .ffnInput, out: i, in: h, outliers: ffnOutliers),
+                output: try linear(p + "output.dense", .ffnOutput, out: h, in: i),
                 outputNormGain: try f32(p + "output.LayerNorm.weight", [h]),
                 outputNormBias: try f32(p + "output.LayerNorm.bias", [h])))
         }

@@ -15,7 +15,7 @@ struct LinearWeight: @unchecked Sendable {
     /// What the kernel reads as input: the f32 rows, or the rows quantized once per GEMM input.
     enum Activations: Equatable {
         case float
-        /// int8, one scale per row (Q8_P16, Q4_P16B32)
+        /// int8, one scale per row (Q8_P16, Q4_P16B32, and Q8_P16B32 in the W8A8 plan)
         case int8
         /// int16, one scale per row (Q8_P16B32)
         case int16
@@ -30,12 +30,21 @@ struct LinearWeight: @unchecked Sendable {
     /// For int8/int4 weights whose input has outlier channels: those input columns, kept in f32 and
     /// transposed ([channels.count, outFeatures]); the quantized matrix has them zeroed.
     let outliers: (channels: [Int], columns: UnsafePointer<Float>)?
+    let activations: Activations
 
-    var activations: Activations {
-        switch storage {
+    /// - Parameter width: for Q8_P16B32 weights, the activation width the file's plan gives this
+    ///   matrix (the other types have one kernel each).
+    init(storage: Storage, outFeatures: Int, inFeatures: Int, bias: UnsafePointer<Float>?,
+         outliers: (channels: [Int], columns: UnsafePointer<Float>)?, width: ActivationPlan.Width) {
+        self.storage = storage
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        self.bias = bias
+        self.outliers = outliers
+        activations = switch storage {
         case .f32, .f16: .float
         case .q8p16, .q4p16b32: .int8
-        case .q8p16b32: .int16
+        case .q8p16b32: width == .int8 ? .int8 : .int16
         }
     }
 
@@ -71,6 +80,8 @@ struct LinearWeight: @unchecked Sendable {
                 prm_linear_f16(x, Int64(m), Int64(k), Int64(ldx), w, lo, hi, bias, y, Int64(ldy))
             case .q8p16(let w):
                 prm_linear_q8p16(&narrowLocal, Int64(k), w, Int64(n), lo, hi, bias, y, Int64(ldy))
+            case .q8p16b32(let w) where activations == .int8:
+                prm_linear_q8p16b32_a8(&narrowLocal, Int64(k), w, Int64(n), lo, hi, bias, y, Int64(ldy))
             case .q8p16b32(let w):
                 prm_linear_q8p16b32(&wideLocal, Int64(k), w, Int64(n), lo, hi, bias, y, Int64(ldy))
             case .q4p16b32(let w):

@@ -13,14 +13,19 @@ public final class PairRMModel: @unchecked Sendable {
     /// Longest sequence PairRM feeds the encoder (1224 + 2 × 412).
     public static let maxTokens = 2048
 
-    public convenience init(path: String, options: LoadOptions = LoadOptions()) throws {
-        try self.init(file: ModelFile(path: path, options: options))
+    public convenience init(path: String, options: LoadOptions = LoadOptions(), activationPlan: ActivationPlan? = nil) throws {
+        try self.init(file: ModelFile(path: path, options: options), activationPlan: activationPlan)
     }
 
-    public init(file: ModelFile) throws {
+    /// The activation widths this model runs with (the file's plan unless overridden at load).
+    public var activationPlan: ActivationPlan { weights.activationPlan }
+
+    /// - Parameter activationPlan: overrides the activation widths the file records (for comparing
+    ///   the int16 and W8A8 plans on one file: the weights are the same); nil uses the file's.
+    public init(file: ModelFile, activationPlan: ActivationPlan? = nil) throws {
         self.file = file
         config = try ModelConfig(metadata: file.metadata, file: file.path)
-        weights = try EncoderWeights(file: file, config: config)
+        weights = try EncoderWeights(file: file, config: config, activationPlan: activationPlan)
         positionProjections = try PositionProjections(file: file, config: config)
         relative = RelativePositions(buckets: config.positionBuckets, maxPosition: config.maxRelativePositions,
                                      maxDistance: PairRMModel.maxTokens)

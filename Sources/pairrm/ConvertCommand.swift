@@ -19,6 +19,10 @@ struct ConvertCommand: ParsableCommand {
           f16  matrices f16; LayerNorms, biases, relative table and head f32
           q8   embeddings F16, encoder matrices Q8_P16B32 (int8, one scale
                per 32 inputs, int16 activations); the rest f32
+          q8a8 q8's file with int8 activations recorded (W8A8): about twice
+               q8's GEMM speed on AVX-512 VNNI and ARM dotprod, the same
+               on AVX2-only CPUs, and less faithful than q8 on fragile
+               checkpoints (README, "Fidelity")
           q4   embeddings Q8_ROWS, encoder matrices Q4_P16B32 (int4, 32-column
                blocks); the rest f32. Smallest memory (~320 MiB at 512 tokens,
                q8 ~550) but it flips many more verdicts than q8 on generated
@@ -38,7 +42,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output .prm file.")
     var output: String
 
-    @Option(help: "Weight recipe: f32, f16, q8 or q4.")
+    @Option(help: "Weight recipe: f32, f16, q8, q8a8 or q4.")
     var weights: String = "q8"
 
     @Option(help: "Compress the tensor section: zstd or zstd:LEVEL (1-19). The file gets smaller but loads by decompressing instead of memory-mapping.")
@@ -55,7 +59,7 @@ struct ConvertCommand: ParsableCommand {
 
     func validate() throws {
         guard WeightsRecipe(rawValue: weights) != nil else {
-            throw ValidationError("--weights must be one of f32, f16, q8, q4 (got \"\(weights)\")")
+            throw ValidationError("--weights must be one of f32, f16, q8, q8a8, q4 (got \"\(weights)\")")
         }
         if let compress { _ = try parseCompression(compress) }
     }

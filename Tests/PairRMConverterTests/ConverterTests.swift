@@ -103,9 +103,11 @@ final class ConverterTests: XCTestCase {
 
     func testQuantizedRecipesFollowTheRecipeAndStayClose() throws {
         let reference = try convert(fixture("tiny-pairrm-hf"), .f32, name: "ref.prm")
-        for (recipe, linear, bound) in [(WeightsRecipe.q8, DType.q8P16B32, Float(1) / 127), (.q4, .q4P16B32, Float(1) / 8), (.f16, .f16, Float(1e-3))] {
+        for (recipe, linear, bound) in [(WeightsRecipe.q8, DType.q8P16B32, Float(1) / 127), (.q8a8, .q8P16B32, Float(1) / 127),
+                                        (.q4, .q4P16B32, Float(1) / 8), (.f16, .f16, Float(1e-3))] {
             let file = try convert(fixture("tiny-pairrm-hf"), recipe, compress: recipe == .q4, name: "\(recipe).prm")
             XCTAssertEqual(file.metadata.strings("quantization.recipe"), recipe.rules)
+            XCTAssertEqual(file.metadata.strings(ActivationPlan.metadataKey), recipe.activationPlan?.rules)
             XCTAssertEqual(file.tensorsAreZeroCopy, recipe != .q4)
             for tensor in file.tensors {
                 let original = reference.tensor(named: tensor.name)!

@@ -4,8 +4,9 @@
 // may differ by summation order (1e-5 of the summed magnitudes). Splitting the output columns at
 // multiples of 16, or the rows, must give bit-identical results. f16_to_f32 must give the exact
 // value of every binary16 input in every variant. Tools/kernels/kernel_selftest.c runs the same
-// checks as plain C (also for aarch64 under QEMU and AVX-512 under emulation). The int16-activation
-// path (quantize_activations_q16, linear_q8p16b32) must be bit-identical to generic in every variant.
+// checks as plain C (also for aarch64 under QEMU and AVX-512 under emulation). The Q8_P16B32 paths
+// (quantize_activations_q16, linear_q8p16b32 and the W8A8 linear_q8p16b32_a8) must be bit-identical
+// to generic in every variant.
 import PairRMKernels
 import XCTest
 
@@ -106,7 +107,7 @@ final class KernelVariantTests: XCTestCase {
         }
     }
 
-    // MARK: - int16 activations × Q8_P16B32 (bit-identical in every variant)
+    // MARK: - Q8_P16B32 × int16 and × int8 activations (bit-identical in every variant)
 
     func testQ16KernelsAreBitIdenticalToGeneric() {
         for isa in variants {
@@ -120,7 +121,7 @@ final class KernelVariantTests: XCTestCase {
     private func checkQ16(_ isa: prm_isa, m: Int, k: Int, n: Int) {
         let label = "\(String(cString: prm_isa_name(isa))) m=\(m) k=\(k) n=\(n)"
         var rng = RNG(seed: UInt64(m * 7_000_003 + k * 1013 + n))
-        let ldx = k + 3, ldy = n + 5
+        let ldx = k + 3
         var x = (0..<(m * ldx)).map { _ in rng.float(-2, 2) }
         if m > 1 {  // inverse 1 and values x.5: exact rounding ties
             for j in 0..<k { x[ldx + j] = j == 0 ? 32767 : Float((j % 2 == 1 ? 1 : -1) * (j % 1000)) + 0.5 }
@@ -140,18 +141,55 @@ final class KernelVariantTests: XCTestCase {
         if m > 2 { XCTAssertEqual(want.scale[2], 0); XCTAssertTrue(want.q[(2 * want.kp)..<(3 * want.kp)].allSatisfy { $0 == 0 }) }
         if m > 1 { XCTAssertEqual(want.q[want.kp], 32767, label) }
 
-        func run(_ variant: prm_isa, _ acts: Activations16, _ lo: Int, _ hi: Int, _ y: inout [Float], bias: [Float]?) {
+        // The same weights against the int8 rows of the same input (the W8A8 kernel).
+        let want8 = Activations(m: m, k: k), got8 = Activations(m: m, k: k)
+        force(PRM_ISA_GENERIC)
+        want8.quantize(x, ldx: ldx)
+        force(isa)
+        got8.quantize(x, ldx: ldx)
+        XCTAssertEqual(got8.q, want8.q, "quantize_activations.q \(label)")
+        for narrow in [false, true] {
+            checkQ8P16B32(isa, narrow ? .narrow(want8) : .wide(want), label: label, m: m, k: k, n: n, weights: weights, bias: bias)
+        }
+    }
+
+    /// Quantized rows for a Q8_P16B32 GEMM: int16 (prm_linear_q8p16b32) or int8 (prm_linear_q8p16b32_a8).
+    private enum Rows {
+        case wide(Activations16)
+        case narrow(Activations)
+
+        func rows(_ from: Int, _ count: Int) -> Rows {
+            switch self {
+            case .wide(let a): .wide(a.rows(from, count))
+            case .narrow(let a): .narrow(a.rows(from, count))
+            }
+        }
+
+        func linear(k: Int, _ w: UnsafePointer<UInt8>, n: Int, _ lo: Int, _ hi: Int, _ bias: UnsafePointer<Float>?,
+                    _ y: UnsafeMutablePointer<Float>, ldy: Int) {
+            switch self {
+            case .wide(let acts):
+                acts.withStruct { a in prm_linear_q8p16b32(&a, Int64(k), w, Int64(n), Int64(lo), Int64(hi), bias, y, Int64(ldy)) }
+            case .narrow(let acts):
+                acts.withStruct { a in prm_linear_q8p16b32_a8(&a, Int64(k), w, Int64(n), Int64(lo), Int64(hi), bias, y, Int64(ldy)) }
+            }
+        }
+    }
+
+    /// `isa` against generic, bit for bit: with and without bias, any column range (outputs outside
+    /// it untouched), pieces split inside panels, and any row split.
+    private func checkQ8P16B32(_ isa: prm_isa, _ acts: Rows, label: String, m: Int, k: Int, n: Int, weights: [UInt8], bias: [Float]) {
+        let ldy = n + 5
+        let name: String
+        if case .wide = acts { name = "linear_q8p16b32" } else { name = "linear_q8p16b32_a8" }
+        func run(_ variant: prm_isa, _ acts: Rows, _ lo: Int, _ hi: Int, _ y: inout [Float], bias: [Float]?) {
             force(variant)
-            acts.withStruct { a in
-                weights.withUnsafeBufferPointer { w in
-                    y.withUnsafeMutableBufferPointer { yp in
-                        if let bias {
-                            bias.withUnsafeBufferPointer { b in
-                                prm_linear_q8p16b32(&a, Int64(k), w.baseAddress, Int64(n), Int64(lo), Int64(hi), b.baseAddress, yp.baseAddress, Int64(ldy))
-                            }
-                        } else {
-                            prm_linear_q8p16b32(&a, Int64(k), w.baseAddress, Int64(n), Int64(lo), Int64(hi), nil, yp.baseAddress, Int64(ldy))
-                        }
+            weights.withUnsafeBufferPointer { w in
+                y.withUnsafeMutableBufferPointer { yp in
+                    if let bias {
+                        bias.withUnsafeBufferPointer { b in acts.linear(k: k, w.baseAddress!, n: n, lo, hi, b.baseAddress, yp.baseAddress!, ldy: ldy) }
+                    } else {
+                        acts.linear(k: k, w.baseAddress!, n: n, lo, hi, nil, yp.baseAddress!, ldy: ldy)
                     }
                 }
             }
@@ -159,35 +197,35 @@ final class KernelVariantTests: XCTestCase {
         for withBias in [true, false] {
             let b = withBias ? bias : nil
             var reference = [Float](repeating: 0, count: m * ldy), output = reference
-            run(PRM_ISA_GENERIC, want, 0, n, &reference, bias: b)
-            run(isa, want, 0, n, &output, bias: b)
-            assertIdentical(withBias ? "linear_q8p16b32" : "linear_q8p16b32.no_bias", label, output, reference, rows: m, cols: ldy, ld: ldy)
+            run(PRM_ISA_GENERIC, acts, 0, n, &reference, bias: b)
+            run(isa, acts, 0, n, &output, bias: b)
+            assertIdentical(withBias ? name : "\(name).no_bias", label, output, reference, rows: m, cols: ldy, ld: ldy)
         }
         var reference = [Float](repeating: 0, count: m * ldy)
-        run(PRM_ISA_GENERIC, want, 0, n, &reference, bias: bias)
+        run(PRM_ISA_GENERIC, acts, 0, n, &reference, bias: bias)
         // Column ranges at panel boundaries and inside panels; outputs outside the range untouched.
         for (lo, hi) in [(0, 16), (16, n), (5, n), (0, 7), (3, 35), (17, n - 1), (n - 1, n)] where lo < min(hi, n) {
             let hi = min(hi, n)
             var pieces = [Float](repeating: -7, count: m * ldy)
-            run(isa, want, lo, hi, &pieces, bias: bias)
+            run(isa, acts, lo, hi, &pieces, bias: bias)
             var expected = [Float](repeating: -7, count: m * ldy)
             for i in 0..<m { for o in lo..<hi { expected[i * ldy + o] = reference[i * ldy + o] } }
-            assertIdentical("linear_q8p16b32.split_columns [\(lo), \(hi))", label, pieces, expected, rows: m, cols: ldy, ld: ldy)
+            assertIdentical("\(name).split_columns [\(lo), \(hi))", label, pieces, expected, rows: m, cols: ldy, ld: ldy)
         }
         // Several pieces covering all columns, split inside panels.
         var pieces = [Float](repeating: 0, count: m * ldy)
         var lo = 0
         while lo < n {
             let hi = min(n, lo + 1 + lo % 23)
-            run(isa, want, lo, hi, &pieces, bias: bias)
+            run(isa, acts, lo, hi, &pieces, bias: bias)
             lo = hi
         }
-        assertIdentical("linear_q8p16b32.pieces", label, pieces, reference, rows: m, cols: n, ld: ldy)
+        assertIdentical("\(name).pieces", label, pieces, reference, rows: m, cols: n, ld: ldy)
         for top in stride(from: 1, to: m, by: 3) {
             var first = [Float](repeating: 0, count: top * ldy), rest = [Float](repeating: 0, count: (m - top) * ldy)
-            run(isa, want.rows(0, top), 0, n, &first, bias: bias)
-            run(isa, want.rows(top, m - top), 0, n, &rest, bias: bias)
-            assertIdentical("linear_q8p16b32.split_rows \(top)", label, first + rest, reference, rows: m, cols: n, ld: ldy)
+            run(isa, acts.rows(0, top), 0, n, &first, bias: bias)
+            run(isa, acts.rows(top, m - top), 0, n, &rest, bias: bias)
+            assertIdentical("\(name).split_rows \(top)", label, first + rest, reference, rows: m, cols: n, ld: ldy)
         }
     }
 
@@ -236,23 +274,34 @@ final class KernelVariantTests: XCTestCase {
             }
             for j in k..<acts.kp { XCTAssertEqual(acts.q[i * acts.kp + j], 0) }
         }
-        var y = [Float](repeating: 0, count: m * n)
-        acts.withStruct { a in prm_linear_q8p16b32(&a, Int64(k), weights, Int64(n), 0, Int64(n), bias, &y, Int64(n)) }
+        // The int16 rows, then the int8 rows (W8A8) of the same input, through the same formula.
+        let narrow = Activations(m: m, k: k)
+        narrow.quantize(x, ldx: k)
+        let cases: [(String, (Int, Int) -> Int32, [Float], (UnsafePointer<UInt8>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void)] = [
+            ("int16", { Int32(acts.q[$0 * acts.kp + $1]) }, acts.scale, { w, b, y in
+                acts.withStruct { a in prm_linear_q8p16b32(&a, Int64(k), w, Int64(n), 0, Int64(n), b, y, Int64(n)) } }),
+            ("int8", { Int32(narrow.q[$0 * narrow.kp + $1]) }, narrow.scale, { w, b, y in
+                narrow.withStruct { a in prm_linear_q8p16b32_a8(&a, Int64(k), w, Int64(n), 0, Int64(n), b, y, Int64(n)) } }),
+        ]
         let blocks = (k + 31) / 32
-        for i in 0..<m {
-            for o in 0..<n {
-                var acc: Float = 0
-                for b in 0..<blocks {
-                    let base = ((o / 16) * blocks + b) * 576
-                    var dot: Int32 = 0
-                    for j in 0..<32 {
-                        dot += Int32(Int8(bitPattern: weights[base + 64 * (j / 4) + 4 * (o % 16) + j % 4])) * Int32(acts.q[i * acts.kp + 32 * b + j])
+        for (width, element, rowScale, linear) in cases {
+            var y = [Float](repeating: 0, count: m * n)
+            weights.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { b in linear(w.baseAddress!, b.baseAddress!, &y) } }
+            for i in 0..<m {
+                for o in 0..<n {
+                    var acc: Float = 0
+                    for b in 0..<blocks {
+                        let base = ((o / 16) * blocks + b) * 576
+                        var dot: Int32 = 0
+                        for j in 0..<32 {
+                            dot += Int32(Int8(bitPattern: weights[base + 64 * (j / 4) + 4 * (o % 16) + j % 4])) * element(i, 32 * b + j)
+                        }
+                        let scale = weights[(base + 512 + 4 * (o % 16))..<(base + 516 + 4 * (o % 16))].withUnsafeBytes { $0.loadUnaligned(as: Float.self) }
+                        acc = acc.addingProduct(Float(dot), scale)  // fmaf(dot, scale, acc)
                     }
-                    let scale = weights[(base + 512 + 4 * (o % 16))..<(base + 516 + 4 * (o % 16))].withUnsafeBytes { $0.loadUnaligned(as: Float.self) }
-                    acc = acc.addingProduct(Float(dot), scale)  // fmaf(dot, scale, acc)
+                    let product = acc * rowScale[i]
+                    XCTAssertEqual(y[i * n + o].bitPattern, (product + bias[o]).bitPattern, "\(width) [\(i)][\(o)]")
                 }
-                let product = acc * acts.scale[i]
-                XCTAssertEqual(y[i * n + o].bitPattern, (product + bias[o]).bitPattern, "[\(i)][\(o)]")
             }
         }
     }

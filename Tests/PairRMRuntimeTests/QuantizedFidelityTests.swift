@@ -1,5 +1,6 @@
 import Foundation
 import PairRMConverter
+import PairRMFormat
 import XCTest
 @testable import PairRMRuntime
 
@@ -31,9 +32,58 @@ final class QuantizedFidelityTests: XCTestCase {
         for checkpoint in ["tiny-pairrm-hf", "tiny-outliers"] {
             let golden = checkpoint == "tiny-outliers" ? "tiny-outliers-golden" : "tiny-golden"
             let q8 = try errors(checkpoint: checkpoint, golden: golden, recipe: .q8)
+            let q8a8 = try errors(checkpoint: checkpoint, golden: golden, recipe: .q8a8)
             let q4 = try errors(checkpoint: checkpoint, golden: golden, recipe: .q4)
             XCTAssertLessThan(q8.maxError, 0.1 * q8.meanLogit + 0.02, "\(checkpoint) q8")
+            XCTAssertLessThan(q8a8.maxError, 0.2 * q8a8.meanLogit + 0.04, "\(checkpoint) q8a8")
             XCTAssertLessThan(q4.maxError, 0.5 * q4.meanLogit + 0.1, "\(checkpoint) q4")
+        }
+    }
+
+    func testActivationPlanRulesAreValidated() {
+        XCTAssertThrowsError(try ActivationPlan(rules: ["ffn_output=INT4"])) { error in
+            XCTAssertTrue("\(error)".contains("ffn_output=INT4"), "\(error)")
+        }
+        XCTAssertThrowsError(try ActivationPlan(rules: ["mlp=INT8"]))
+        XCTAssertEqual(try ActivationPlan(rules: ActivationPlan.all(.int8).rules), .all(.int8))
+        XCTAssertEqual(try ActivationPlan(rules: []), .all(.int16))
+    }
+}
+
+/// The activation plans on the golden inputs (GoldenTests loads them).
+extension GoldenTests {
+    /// q8a8 is q8's file with a different activation plan: loading the q8 file with the int8 plan
+    /// gives the q8a8 file's logits bit for bit, and the plan comes from the metadata.
+    func testQ8A8IsQ8WithInt8Activations() throws {
+        let q8 = try PairRMModel(path: RuntimeFixtures.model(.q8))
+        let q8a8 = try PairRMModel(path: RuntimeFixtures.model(.q8a8))
+        let overridden = try PairRMModel(path: RuntimeFixtures.model(.q8), activationPlan: .all(.int8))
+        XCTAssertEqual(q8.activationPlan, .all(.int16))
+        XCTAssertEqual(q8a8.activationPlan, .all(.int8))
+        let (cases, _) = try load("tiny-golden")
+        let contexts = [q8, q8a8, overridden].map { InferenceContext(model: $0, maxTokens: 2048, threads: 1) }
+        var differs = false
+        for item in cases {
+            let a = try q8.score(ids: item.ids, positions: item.positions, context: contexts[0])
+            let b = try q8a8.score(ids: item.ids, positions: item.positions, context: contexts[1])
+            let c = try overridden.score(ids: item.ids, positions: item.positions, context: contexts[2])
+            XCTAssertEqual(b.logit.bitPattern, c.logit.bitPattern, item.name)
+            differs = differs || a.logit != b.logit
+        }
+        XCTAssertTrue(differs, "int8 activations must change something: the plan was not applied")
+    }
+
+    /// A mixed plan (int8 everywhere but the FFN output) runs and is bit-identical across thread counts.
+    func testMixedPlanIsDeterministicAcrossThreads() throws {
+        let plan = try ActivationPlan(rules: ["attention_input=INT8", "attention_output=INT8", "ffn_input=INT8", "ffn_output=INT16"])
+        XCTAssertEqual(plan.width(of: .ffnOutput), .int16)
+        let model = try PairRMModel(path: RuntimeFixtures.model(.q8), activationPlan: plan)
+        let (cases, _) = try load("tiny-golden")
+        let one = InferenceContext(model: model, maxTokens: 2048, threads: 1), two = InferenceContext(model: model, maxTokens: 2048, threads: 2)
+        for item in cases {
+            let a = try model.score(ids: item.ids, positions: item.positions, context: one)
+            let b = try model.score(ids: item.ids, positions: item.positions, context: two)
+            XCTAssertEqual(a.logit.bitPattern, b.logit.bitPattern, item.name)
         }
     }
 }

@@ -36,6 +36,23 @@ func syntheticPair(model: PairRMModel, tokens: Int, seed: UInt64) -> (ids: [Int3
     return (ids, (p0, p1, p2))
 }
 
+/// `PATH` or `PATH@PLAN`: PLAN overrides the file's activation widths, as `INT8` or `INT16` for every
+/// matrix, or comma-separated `<matrix>=<INT8|INT16>` rules (ActivationPlan), so one q8 file serves
+/// every plan.
+func loadModel(_ spec: String) throws -> PairRMModel {
+    guard let at = spec.lastIndex(of: "@") else { return try PairRMModel(path: spec) }
+    let path = String(spec[..<at]), planText = String(spec[spec.index(after: at)...])
+    let plan: ActivationPlan
+    if let width = ActivationPlan.Width(rawValue: planText.uppercased()) {
+        plan = .all(width)
+    } else {
+        do { plan = try ActivationPlan(rules: planText.split(separator: ",").map(String.init)) } catch {
+            throw ValidationError("\(spec): \(error.description)")
+        }
+    }
+    return try PairRMModel(path: path, activationPlan: plan)
+}
+
 func peakRSS() -> Int {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -45,7 +62,7 @@ func peakRSS() -> Int {
 struct Latency: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Latency of one pair at each length, pairs/s of a batch, load time and peak RSS, as JSON.")
 
-    @Option(help: "The .prm model.") var model: String
+    @Option(help: "The .prm model, optionally PATH@INT8 (or @rules) to override its activation plan.") var model: String
     @Option(help: "Total token counts to time.") var tokens: [Int] = [128, 512, 2048]
     @Option(help: "Threads.") var threads: Int = 1
     @Option(help: "Timed runs per length (median reported).") var runs: Int = 3
@@ -68,11 +85,12 @@ struct Latency: ParsableCommand {
             }
         }
         let loadStart = Date()
-        let loaded = try PairRMModel(path: model)
+        let loaded = try loadModel(model)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let context = InferenceContext(model: loaded, maxTokens: max(tokens.max() ?? 128, batchTokens), threads: threads)
         var result: [String: Any] = ["model": model, "threads": threads, "load_seconds": loadSeconds,
-                                     "kernels": String(cString: prm_isa_name(prm_kernels_active()))]
+                                     "kernels": String(cString: prm_isa_name(prm_kernels_active())),
+                                     "activations": loaded.activationPlan.rules]
         var latencies: [String: Double] = [:]
         for length in tokens {
             let pair = syntheticPair(model: loaded, tokens: length, seed: UInt64(length))
@@ -111,7 +129,7 @@ struct Fidelity: ParsableCommand {
             """)
 
     @Option(help: "Reference model (normally f32).") var reference: String
-    @Option(help: "Model under test (repeat for several; none: only fill the --reference-logits cache).") var model: [String] = []
+    @Option(help: "Model under test (repeat for several; none: only fill the --reference-logits cache); PATH@INT8 or PATH@rules overrides its activation plan.") var model: [String] = []
     @Option(help: "Pairs JSONL.") var pairs: String
     @Option(help: "Use only the first N pairs.") var limit: Int = 200
     @Option(help: "Threads.") var threads: Int = 2
@@ -133,7 +151,7 @@ struct Fidelity: ParsableCommand {
         }
         /// Logits of both orders of every pair; `checkpoint` is called every 10 pairs with those so far.
         func logits(of path: String, checkpoint: ([(Double, Double)]) throws -> Void = { _ in }) throws -> [(Double, Double)] {
-            let loaded = try PairRMModel(path: path)
+            let loaded = try loadModel(path)
             let context = InferenceContext(model: loaded, maxTokens: 2048, threads: threads)
             var result: [(Double, Double)] = []
             for (index, input) in inputs.enumerated() {
@@ -202,13 +220,13 @@ struct Reference: ParsableCommand {
         abstract: "Compare our logits with PyTorch's (Tools/python/golden/reference_logits.py output) on the same pairs.",
         discussion: "Prints the largest |ours − PyTorch| over both orders of every pair, as JSON.")
 
-    @Option(help: "The .prm model (normally f32).") var model: String
+    @Option(help: "The .prm model (normally f32); PATH@INT8 or PATH@rules overrides its activation plan.") var model: String
     @Option(help: "Pairs JSONL (Tools/python/golden/make_pairs.py).") var pairs: String
     @Option(help: "reference_logits.py output JSON.") var logits: String
     @Option(help: "Threads.") var threads: Int = 2
 
     func run() throws {
-        let loaded = try PairRMModel(path: model)
+        let loaded = try loadModel(model)
         let context = InferenceContext(model: loaded, maxTokens: 2048, threads: threads)
         let lines = try String(contentsOfFile: pairs, encoding: .utf8).split(separator: "\n")
         let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: logits))) as! [String: Any]

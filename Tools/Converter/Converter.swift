@@ -58,7 +58,7 @@ public enum Converter {
         let sourceByName = try checkTensorSet(expected: expected, weights: weights)
 
         // Outlier channels matter only where activations are quantized (int8/int4 recipes).
-        let quantizedActivations = options.weights == .q8 || options.weights == .q4
+        let quantizedActivations = options.weights.quantizesActivations
         let outliers = quantizedActivations ? try OutlierPlan(architecture: architecture, weights: weights, sources: sourceByName)
                                             : OutlierPlan()
         let outlierColumns = outliers.channels(forWeight: architecture)
@@ -334,6 +334,9 @@ public enum Converter {
         m["tokenizer.split_by_punct"] = .bool(tokenizer.splitByPunct)
         m["tokenizer.piece_count"] = .int(Int64(spm.pieces.count))
         m["quantization.recipe"] = .array(options.weights.rules.map { .string($0) })
+        if let plan = options.weights.activationPlan {
+            m[ActivationPlan.metadataKey] = .array(plan.rules.map { .string($0) })
+        }
         return m
     }
 }

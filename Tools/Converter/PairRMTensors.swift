@@ -83,7 +83,21 @@ public struct Architecture: Sendable, Equatable {
 /// relative table and the head stay f32 in every recipe: they are tiny and errors there move
 /// every logit.
 public enum WeightsRecipe: String, Sendable, CaseIterable {
-    case f32, f16, q8, q4
+    /// q8a8 stores exactly q8's tensors; only the activation plan it records differs (W8A8: int8
+    /// activations, twice the integer rate on VNNI/dotprod, less faithful: README "Fidelity").
+    case f32, f16, q8, q8a8, q4
+
+    /// Whether activations are quantized (so outlier channels are split out at conversion).
+    public var quantizesActivations: Bool { self == .q8 || self == .q8a8 || self == .q4 }
+
+    /// What `quantization.activations` records for Q8_P16B32 weights; nil for recipes without them.
+    public var activationPlan: ActivationPlan? {
+        switch self {
+        case .q8: .all(.int16)
+        case .q8a8: .all(.int8)
+        default: nil
+        }
+    }
 
     public func dtype(for role: ExpectedTensor.Role) -> DType {
         switch (self, role) {
@@ -94,9 +108,9 @@ public enum WeightsRecipe: String, Sendable, CaseIterable {
         // q8 keeps the embeddings f16: with outlier channels, the embedding LayerNorm's large gains
         // amplify per-row int8 error (measured: Pearson of scores 0.94 -> 0.998 on the outlier
         // checkpoint); only looked-up rows become resident, so this costs file size, not memory.
-        case (.q8, .embedding): .f16
+        case (.q8, .embedding), (.q8a8, .embedding): .f16
         case (.q4, .embedding): .q8Rows
-        case (.q8, .linear): .q8P16B32
+        case (.q8, .linear), (.q8a8, .linear): .q8P16B32
         case (.q4, .linear): .q4P16B32
         }
     }

@@ -279,9 +279,75 @@ static prm_q16_activations alloc_q16(int64_t m, int64_t k) {
     return a;
 }
 
-// The int16-activation path must be bit-identical to generic: quantizer (q and scale), GEMM with
-// and without bias, any n_begin/n_end (also inside a panel: outputs outside stay untouched) and
-// any row split.
+// Quantized rows for a Q8_P16B32 GEMM: int16 (`prm_linear_q8p16b32`) or int8 (`_a8`), one set.
+typedef struct q8b_operands {
+    const prm_q16_activations *wide;
+    const prm_q8_activations *narrow;
+} q8b_operands;
+
+// Rows [i0, i0 + rows) of `x` through table `t`'s kernel for that width.
+static void run_q8p16b32(const prm_kernel_table *t, q8b_operands x, int64_t i0, int64_t rows, int64_t k,
+                         const uint8_t *w, int64_t n, int64_t lo, int64_t hi, const float *bias, float *y, int64_t ldy) {
+    if (x.wide) {
+        prm_q16_activations part = *x.wide;
+        part.m = rows;
+        part.q += i0 * part.kp;
+        part.scale += i0;
+        t->linear_q8p16b32(&part, k, w, n, lo, hi, bias, y, ldy);
+    } else {
+        prm_q8_activations part = q8_rows(x.narrow, i0, rows);
+        t->linear_q8p16b32_a8(&part, k, w, n, lo, hi, bias, y, ldy);
+    }
+}
+
+// Variant `v` against generic, bit for bit: with and without bias, any n_begin/n_end (also inside a
+// panel: outputs outside stay untouched) and any row split.
+static void check_q8p16b32(const prm_kernel_table *g, const prm_kernel_table *v, q8b_operands x, const char *sizes,
+                           int64_t m, int64_t k, int64_t n, const uint8_t *w, int64_t ldy) {
+    const char *name = x.wide ? "linear_q8p16b32" : "linear_q8p16b32_a8";
+    char what[96];
+    float *bias = random_floats(n, -1.0f, 1.0f);
+    size_t bytes = sizeof(float) * (size_t)(m * ldy);
+    float *want = calloc((size_t)(m * ldy), sizeof(float)), *got = calloc((size_t)(m * ldy), sizeof(float));
+    float *split = malloc(bytes);
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        const float *b = with_bias ? bias : NULL;
+        run_q8p16b32(g, x, 0, m, k, w, n, 0, n, b, want, ldy);
+        run_q8p16b32(v, x, 0, m, k, w, n, 0, n, b, got, ldy);
+        snprintf(what, sizeof what, "%s%s", name, with_bias ? "" : ".no_bias");
+        check_identical(what, sizes, got, want, bytes);
+    }
+    const int64_t cuts[][2] = {{0, 16}, {16, n}, {5, n}, {0, 7}, {3, 35}, {17, n - 1}, {n - 1, n}};
+    for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+        int64_t lo = cuts[c][0], hi = cuts[c][1] < n ? cuts[c][1] : n;
+        if (lo >= hi) continue;
+        for (int64_t i = 0; i < m * ldy; i++) split[i] = -7.0f;
+        run_q8p16b32(v, x, 0, m, k, w, n, lo, hi, bias, split, ldy);
+        int ok = 1;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t o = 0; o < ldy; o++) {
+                float expect = o >= lo && o < hi ? want[i * ldy + o] : -7.0f;
+                ok &= memcmp(&split[i * ldy + o], &expect, 4) == 0;
+            }
+        if (ok) {
+            passed++;
+        } else {
+            failed++;
+            printf("FAIL %s %s.split_columns %s [%lld, %lld)\n", variant, name, sizes, (long long)lo, (long long)hi);
+        }
+    }
+    snprintf(what, sizeof what, "%s.split_rows", name);
+    for (int64_t top = 1; top < m && top <= 5; top += 2) {
+        run_q8p16b32(v, x, 0, top, k, w, n, 0, n, bias, split, ldy);
+        run_q8p16b32(v, x, top, m - top, k, w, n, 0, n, bias, split + top * ldy, ldy);
+        for (int64_t i = 0; i < m; i++)
+            check_identical(what, sizes, split + i * ldy, want + i * ldy, sizeof(float) * (size_t)n);
+    }
+    free(bias); free(want); free(got); free(split);
+}
+
+// The Q8_P16B32 paths must be bit-identical to generic: the int16 quantizer (q and scale), then the
+// GEMM against int16 rows and against int8 rows of the same input (check_q8p16b32).
 static void test_q16(const prm_kernel_table *g, const prm_kernel_table *v, int64_t m, int64_t k, int64_t n) {
     char sizes[64];
     snprintf(sizes, sizeof sizes, "m=%lld k=%lld n=%lld", (long long)m, (long long)k, (long long)n);
@@ -299,50 +365,19 @@ static void test_q16(const prm_kernel_table *g, const prm_kernel_table *v, int64
     check_identical("quantize_activations_q16.q", sizes, qb.q, qa.q, sizeof(int16_t) * (size_t)(m * qa.kp));
     check_identical("quantize_activations_q16.scale", sizes, qb.scale, qa.scale, sizeof(float) * (size_t)m);
 
+    // The same weights against the int8 rows of the same input (W8A8).
+    prm_q8_activations narrow = alloc_q8(m, k), narrow_v = alloc_q8(m, k);
+    g->quantize_activations(x, m, k, ldx, &narrow);
+    v->quantize_activations(x, m, k, ldx, &narrow_v);
+    check_identical("quantize_activations.q", sizes, narrow_v.q, narrow.q, (size_t)(m * narrow.kp));
     uint8_t *w = make_q8p16b32(n, k);
-    float *bias = random_floats(n, -1.0f, 1.0f);
-    size_t bytes = sizeof(float) * (size_t)(m * ldy);
-    float *want = calloc((size_t)(m * ldy), sizeof(float)), *got = calloc((size_t)(m * ldy), sizeof(float));
-    float *split = malloc(bytes);
-    for (int with_bias = 0; with_bias < 2; with_bias++) {
-        const float *b = with_bias ? bias : NULL;
-        g->linear_q8p16b32(&qa, k, w, n, 0, n, b, want, ldy);
-        v->linear_q8p16b32(&qa, k, w, n, 0, n, b, got, ldy);
-        check_identical(with_bias ? "linear_q8p16b32" : "linear_q8p16b32.no_bias", sizes, got, want, bytes);
+    for (int width = 2; width >= 1; width--) {
+        q8b_operands wide_rows = {&qa, NULL}, narrow_rows = {NULL, &narrow};
+        check_q8p16b32(g, v, width == 2 ? wide_rows : narrow_rows, sizes, m, k, n, w, ldy);
     }
-    // Column ranges at multiples of 16 and inside panels; the rest of y must stay untouched.
-    const int64_t cuts[][2] = {{0, 16}, {16, n}, {5, n}, {0, 7}, {3, 35}, {17, n - 1}, {n - 1, n}};
-    for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
-        int64_t lo = cuts[c][0], hi = cuts[c][1] < n ? cuts[c][1] : n;
-        if (lo >= hi) continue;
-        for (int64_t i = 0; i < m * ldy; i++) split[i] = -7.0f;
-        v->linear_q8p16b32(&qa, k, w, n, lo, hi, bias, split, ldy);
-        int ok = 1;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t o = 0; o < ldy; o++) {
-                float expect = o >= lo && o < hi ? want[i * ldy + o] : -7.0f;
-                ok &= memcmp(&split[i * ldy + o], &expect, 4) == 0;
-            }
-        if (ok) {
-            passed++;
-        } else {
-            failed++;
-            printf("FAIL %s linear_q8p16b32.split_columns %s [%lld, %lld)\n", variant, sizes, (long long)lo, (long long)hi);
-        }
-    }
-    for (int64_t top = 1; top < m && top <= 5; top += 2) {
-        prm_q16_activations a = qa, rest = qa;
-        a.m = top;
-        rest.m = m - top;
-        rest.q += top * qa.kp;
-        rest.scale += top;
-        v->linear_q8p16b32(&a, k, w, n, 0, n, bias, split, ldy);
-        v->linear_q8p16b32(&rest, k, w, n, 0, n, bias, split + top * ldy, ldy);
-        for (int64_t i = 0; i < m; i++)
-            check_identical("linear_q8p16b32.split_rows", sizes, split + i * ldy, want + i * ldy, sizeof(float) * (size_t)n);
-    }
-    free(x); free(w); free(bias); free(want); free(got); free(split);
+    free(x); free(w);
     free(qa.q); free(qa.scale); free(qb.q); free(qb.scale);
+    free_q8(&narrow); free_q8(&narrow_v);
 }
 
 // Σ |a_ip b_jp| for the f32 GEMM tolerances.

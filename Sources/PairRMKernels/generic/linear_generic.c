@@ -173,13 +173,14 @@ static inline float rounded_product(float a, float b) {
     return p;
 }
 
-static void linear_q8p16b32_generic(const prm_q16_activations *x, int64_t k, const uint8_t *w, int64_t n,
-                                    int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
-    (void)n;
+// Q8_P16B32 against quantized rows of either width (int16: the q8 recipe; int8: W8A8). `q` holds
+// m rows of kp elements of `width` bytes; only the element load differs between the two.
+static void q8p16b32_generic(const void *q, int width, int64_t m, int64_t kp, const float *sx, int64_t k,
+                             const uint8_t *w, int64_t n_begin, int64_t n_end, const float *bias, float *y,
+                             int64_t ldy) {
     int64_t blocks = (k + 31) / 32;
     int64_t stride = blocks * 576;
-    for (int64_t i = 0; i < x->m; i++) {
-        const int16_t *q = x->q + i * x->kp;
+    for (int64_t i = 0; i < m; i++) {
         for (int64_t o = n_begin; o < n_end; o++) {
             const uint8_t *panel = w + (o / 16) * stride;
             int64_t r = o % 16;
@@ -187,13 +188,28 @@ static void linear_q8p16b32_generic(const prm_q16_activations *x, int64_t k, con
             for (int64_t b = 0; b < blocks; b++) {
                 const uint8_t *block = panel + 576 * b;
                 int32_t dot = 0;
-                for (int64_t j = 0; j < 32; j++)
-                    dot += (int32_t)(int8_t)block[64 * (j / 4) + 4 * r + j % 4] * (int32_t)q[32 * b + j];
+                for (int64_t j = 0; j < 32; j++) {
+                    int64_t at = i * kp + 32 * b + j;
+                    int32_t xq = width == 1 ? ((const int8_t *)q)[at] : ((const int16_t *)q)[at];
+                    dot += (int32_t)(int8_t)block[64 * (j / 4) + 4 * r + j % 4] * xq;
+                }
                 acc = fmaf((float)dot, load_f32(block + 512 + 4 * r), acc);
             }
-            y[i * ldy + o] = rounded_product(acc, x->scale[i]) + (bias ? bias[o] : 0.0f);
+            y[i * ldy + o] = rounded_product(acc, sx[i]) + (bias ? bias[o] : 0.0f);
         }
     }
+}
+
+static void linear_q8p16b32_generic(const prm_q16_activations *x, int64_t k, const uint8_t *w, int64_t n,
+                                    int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
+    (void)n;
+    q8p16b32_generic(x->q, 2, x->m, x->kp, x->scale, k, w, n_begin, n_end, bias, y, ldy);
+}
+
+static void linear_q8p16b32_a8_generic(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
+                                       int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
+    (void)n;
+    q8p16b32_generic(x->q, 1, x->m, x->kp, x->scale, k, w, n_begin, n_end, bias, y, ldy);
 }
 
 static void sgemm_nt_generic(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
@@ -271,6 +287,7 @@ void prm_fill_generic(prm_kernel_table *t) {
     t->linear_q4p16b32 = linear_q4p16b32_generic;
     t->quantize_activations_q16 = quantize_activations_q16_generic;
     t->linear_q8p16b32 = linear_q8p16b32_generic;
+    t->linear_q8p16b32_a8 = linear_q8p16b32_a8_generic;
     t->sgemm_nt = sgemm_nt_generic;
     t->sgemm_nn = sgemm_nn_generic;
     t->layernorm = layernorm_generic;

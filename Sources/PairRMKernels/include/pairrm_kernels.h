@@ -105,6 +105,15 @@ void prm_linear_q8p16b32(const prm_q16_activations *x, int64_t k,
                          const uint8_t *w, int64_t n, int64_t n_begin, int64_t n_end,
                          const float *bias, float *y, int64_t ldy);
 
+/// W: Q8_P16B32 [N][K] × int8 activations (`prm_quantize_activations`: one scale per row) — the
+/// W8A8 recipe. Same arithmetic as `prm_linear_q8p16b32` with the int8 rows in place of the int16
+/// ones: dot_b = sum over the block of (int32) wq[o][k] * xq[i][k] (exact), acc = fmaf((float)dot_b,
+/// wscale[o][b], acc) block by block in order, y = acc * scale[i] (rounded) + bias. Every variant
+/// gives these bits exactly.
+void prm_linear_q8p16b32_a8(const prm_q8_activations *x, int64_t k,
+                            const uint8_t *w, int64_t n, int64_t n_begin, int64_t n_end,
+                            const float *bias, float *y, int64_t ldy);
+
 // ---------------------------------------------------------------------------------------------
 // f32 matrix products for attention. All row-major with leading dimensions.
 

@@ -313,12 +313,73 @@ static void linear_q8p16b32_neon(const prm_q16_activations *x, int64_t k, const 
     }
 }
 
+// Q8_P16B32 × int8 activations (W8A8) on sdot: a 16-byte quarter of a panel group (4 rows × 4
+// columns) against the row's 4 activations broadcast per lane gives each row's 4-column dot in its
+// lane, with no offset and no pairing. Block dots are exact int32; the epilogue is q8b_tile's.
+
+enum { A8_ROWS = 4 };
+
+PRM_INLINE PRM_TARGET_DOTPROD void a8_tile(int rows, const int8_t *q, int64_t ldq, const uint8_t *panel, int64_t blocks,
+                                           const float *sx, const float *bias, int64_t n, float *y, int64_t ldy,
+                                           int64_t o0, int64_t lo, int64_t hi) {
+    float32x4_t facc[A8_ROWS][4];
+    for (int r = 0; r < rows; r++)
+        for (int s = 0; s < 4; s++) facc[r][s] = vdupq_n_f32(0);
+    for (int64_t b = 0; b < blocks; b++) {
+        const uint8_t *blk = panel + 576 * b;
+        int32x4_t acc[A8_ROWS][4];
+        for (int r = 0; r < rows; r++)
+            for (int s = 0; s < 4; s++) acc[r][s] = vdupq_n_s32(0);
+        for (int g = 0; g < 8; g++) {
+            int8x16_t wq[4];
+            for (int s = 0; s < 4; s++) wq[s] = vld1q_s8((const int8_t *)blk + 64 * g + 16 * s);
+            for (int r = 0; r < rows; r++) {
+                int8x16_t xb = broadcast4(q + r * ldq + 32 * b + 4 * g);
+                for (int s = 0; s < 4; s++) acc[r][s] = vdotq_s32(acc[r][s], wq[s], xb);
+            }
+        }
+        const float *scale = (const float *)(blk + 512);
+        for (int s = 0; s < 4; s++) {
+            float32x4_t sv = vld1q_f32(scale + 4 * s);
+            for (int r = 0; r < rows; r++) facc[r][s] = vfmaq_f32(facc[r][s], vcvtq_f32_s32(acc[r][s]), sv);
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        float32x4_t bv = load_bias4(bias, o0 + 4 * s, n);
+        for (int r = 0; r < rows; r++)
+            store4(y + r * ldy, vaddq_f32(rounded4(vmulq_n_f32(facc[r][s], sx[r])), bv), o0 + 4 * s, lo, hi);
+    }
+}
+
+PRM_TARGET_DOTPROD static void linear_q8p16b32_a8_neon(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
+                                                       int64_t n_begin, int64_t n_end, const float *bias, float *y,
+                                                       int64_t ldy) {
+    int64_t blocks = (k + 31) / 32, stride = blocks * 576;
+    int64_t m = x->m, ldq = x->kp, block = row_block(x->kp, A8_ROWS);
+    for (int64_t i0 = 0; i0 < m; i0 += block) {
+        int64_t i1 = i0 + block < m ? i0 + block : m;
+        for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
+            const uint8_t *panel = w + p * stride;
+            for (int64_t i = i0; i < i1; i += A8_ROWS) {
+                int rows = (int)(i1 - i < A8_ROWS ? i1 - i : A8_ROWS);
+                switch (rows) {
+                case 4: a8_tile(4, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p, n_begin, n_end); break;
+                case 3: a8_tile(3, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p, n_begin, n_end); break;
+                case 2: a8_tile(2, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p, n_begin, n_end); break;
+                default: a8_tile(1, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p, n_begin, n_end); break;
+                }
+            }
+        }
+    }
+}
+
 void prm_fill_neon_dotprod_quant(prm_kernel_table *t) {
     t->quantize_activations = quantize_activations_neon;
     t->linear_q8p16 = linear_q8p16_neon;
     t->linear_q4p16b32 = linear_q4p16b32_neon;
     t->quantize_activations_q16 = quantize_activations_q16_neon;
     t->linear_q8p16b32 = linear_q8p16b32_neon;
+    t->linear_q8p16b32_a8 = linear_q8p16b32_a8_neon;
 }
 
 #endif

@@ -360,19 +360,27 @@ PRM_TARGET_AVX2 static void q16_pair_order(const int16_t *q, int64_t ldq, int64_
         }
 }
 
-// The activation pairs of one group: from the reordered scratch rows, or (when the scratch could
-// not be allocated) assembled from the plain int16 row.
-PRM_INLINE PRM_TARGET_AVX2 void q16_pairs(int ordered, const int16_t *xg, __m256i *even, __m256i *odd) {
-    if (ordered) {
-        *even = broadcast32(xg);
-        *odd = broadcast32(xg + 2);
+// How a tile reads its activation rows: int16 already in pair order (the scratch rows), or, when the
+// scratch could not be allocated, plain int16 or int8 rows paired in registers.
+enum { ROWS_PAIRED = 0, ROWS_INT16 = 1, ROWS_INT8 = 2 };
+
+// The activation pairs (x[4g], x[4g+2]) and (x[4g+1], x[4g+3]) of the group starting at element `at`.
+PRM_INLINE PRM_TARGET_AVX2 void q16_pairs(int mode, const void *row, int64_t at, __m256i *even, __m256i *odd) {
+    if (mode == ROWS_PAIRED) {
+        *even = broadcast32((const int16_t *)row + at);
+        *odd = broadcast32((const int16_t *)row + at + 2);
+    } else if (mode == ROWS_INT8) {
+        __m256i xb = broadcast32((const int8_t *)row + at);
+        *even = _mm256_srai_epi16(_mm256_slli_epi16(xb, 8), 8);
+        *odd = _mm256_srai_epi16(xb, 8);
     } else {
+        const int16_t *xg = (const int16_t *)row + at;
         *even = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)xg[0] | (uint32_t)(uint16_t)xg[2] << 16));
         *odd = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)xg[1] | (uint32_t)(uint16_t)xg[3] << 16));
     }
 }
 
-PRM_INLINE PRM_TARGET_AVX2 void q8b_tile(int rows, int ordered, const int16_t *xs, int64_t ldxs, const uint8_t *panel,
+PRM_INLINE PRM_TARGET_AVX2 void q8b_tile(int rows, int mode, const void *xs, int64_t ldxs, const uint8_t *panel,
                                          int64_t blocks, const float *sx, const float *bias, int64_t n, float *y,
                                          int64_t ldy, int64_t o0, int64_t lo, int64_t hi) {
     for (int h = 0; h < 2; h++) {
@@ -387,7 +395,7 @@ PRM_INLINE PRM_TARGET_AVX2 void q8b_tile(int rows, int ordered, const int16_t *x
                 __m256i even = _mm256_srai_epi16(_mm256_slli_epi16(wv, 8), 8), odd = _mm256_srai_epi16(wv, 8);
                 for (int r = 0; r < rows; r++) {
                     __m256i xe, xo;
-                    q16_pairs(ordered, xs + r * ldxs + 32 * b + 4 * g, &xe, &xo);
+                    q16_pairs(mode, xs, r * ldxs + 32 * b + 4 * g, &xe, &xo);
                     acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(even, xe));
                     acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(odd, xo));
                 }
@@ -405,36 +413,64 @@ PRM_INLINE PRM_TARGET_AVX2 void q8b_tile(int rows, int ordered, const int16_t *x
     }
 }
 
+// All panels of [n_begin, n_end) over `rows` activation rows read as `mode` (row stride kp).
+PRM_TARGET_AVX2 static void q8b_row_block(int mode, const void *xs, int64_t kp, int64_t rows, const float *sx,
+                                          const uint8_t *w, int64_t blocks, int64_t n, int64_t n_begin, int64_t n_end,
+                                          const float *bias, float *y, int64_t ldy) {
+    int64_t stride = blocks * 576;
+    for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
+        const uint8_t *panel = w + p * stride;
+        int64_t i = 0;
+#define Q8B_TILE(R) q8b_tile(R, mode, mode == ROWS_INT8 ? (const void *)((const int8_t *)xs + i * kp)            \
+                                                          : (const void *)((const int16_t *)xs + i * kp),         \
+                             kp, panel, blocks, sx + i, bias, n, y + i * ldy, ldy, 16 * p, n_begin, n_end)
+        for (; i + Q8B_ROWS <= rows; i += Q8B_ROWS) Q8B_TILE(Q8B_ROWS);
+        switch (rows - i) {
+        case 5: Q8B_TILE(5); break;
+        case 4: Q8B_TILE(4); break;
+        case 3: Q8B_TILE(3); break;
+        case 2: Q8B_TILE(2); break;
+        case 1: Q8B_TILE(1); break;
+        default: break;
+        }
+#undef Q8B_TILE
+    }
+}
+
 PRM_TARGET_AVX2 static void linear_q8p16b32_avx2(const prm_q16_activations *x, int64_t k, const uint8_t *w,
                                                  int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
                                                  float *y, int64_t ldy) {
-    int64_t blocks = (k + 31) / 32, stride = blocks * 576;
+    int64_t blocks = (k + 31) / 32;
     int64_t m = x->m, kp = x->kp, block = row_block(2 * kp, Q8B_ROWS);
     if (m <= 0 || n_begin >= n_end) return;
     // Reordered activations of one row block (≤ ROW_BLOCK_BYTES: they stay in L2 while the panels pass).
     int16_t *ordered = malloc(sizeof(int16_t) * (size_t)((block < m ? block : m) * kp));
     for (int64_t i0 = 0; i0 < m; i0 += block) {
-        int64_t i1 = i0 + block < m ? i0 + block : m;
-        if (ordered) q16_pair_order(x->q + i0 * kp, kp, i1 - i0, kp, ordered);
-        const int16_t *xs = ordered ? ordered : x->q + i0 * kp;
-        for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
-            const uint8_t *panel = w + p * stride;
-            int64_t i = i0;
-#define Q8B_TILE(R) q8b_tile(R, ordered != NULL, xs + (i - i0) * kp, kp, panel, blocks, x->scale + i, bias, n, \
-                             y + i * ldy, ldy, 16 * p, n_begin, n_end)
-            for (; i + Q8B_ROWS <= i1; i += Q8B_ROWS) Q8B_TILE(Q8B_ROWS);
-            switch (i1 - i) {
-            case 5: Q8B_TILE(5); break;
-            case 4: Q8B_TILE(4); break;
-            case 3: Q8B_TILE(3); break;
-            case 2: Q8B_TILE(2); break;
-            case 1: Q8B_TILE(1); break;
-            default: break;
-            }
-#undef Q8B_TILE
-        }
+        int64_t rows = i0 + block < m ? block : m - i0;
+        if (ordered) q16_pair_order(x->q + i0 * kp, kp, rows, kp, ordered);
+        q8b_row_block(ordered ? ROWS_PAIRED : ROWS_INT16, ordered ? ordered : x->q + i0 * kp, kp, rows, x->scale + i0, w,
+                      blocks, n, n_begin, n_end, bias, y + i0 * ldy, ldy);
     }
     free(ordered);
+}
+
+// W8A8: without VNNI an exact int8 × int8 product costs what an int8 × int16 one does (see the
+// Q8_P16 note above), so the int8 rows are widened into the same pair order and run through the
+// int16 tile: the same speed as the q8 recipe on AVX2, and exact.
+PRM_TARGET_AVX2 static void linear_q8p16b32_a8_avx2(const prm_q8_activations *x, int64_t k, const uint8_t *w,
+                                                    int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
+                                                    float *y, int64_t ldy) {
+    int64_t blocks = (k + 31) / 32;
+    int64_t m = x->m, kp = x->kp, block = row_block(2 * kp, Q8B_ROWS);
+    if (m <= 0 || n_begin >= n_end) return;
+    int16_t *widened = malloc(sizeof(int16_t) * (size_t)((block < m ? block : m) * kp));
+    for (int64_t i0 = 0; i0 < m; i0 += block) {
+        int64_t rows = i0 + block < m ? block : m - i0;
+        if (widened) q8_widen(x->q + i0 * kp, kp, rows, kp, widened);
+        q8b_row_block(widened ? ROWS_PAIRED : ROWS_INT8, widened ? (const void *)widened : (const void *)(x->q + i0 * kp),
+                      kp, rows, x->scale + i0, w, blocks, n, n_begin, n_end, bias, y + i0 * ldy, ldy);
+    }
+    free(widened);
 }
 
 void prm_fill_avx2_quant(prm_kernel_table *t) {
@@ -443,6 +479,7 @@ void prm_fill_avx2_quant(prm_kernel_table *t) {
     t->linear_q4p16b32 = linear_q4p16b32_avx2;
     t->quantize_activations_q16 = quantize_activations_q16_avx2;
     t->linear_q8p16b32 = linear_q8p16b32_avx2;
+    t->linear_q8p16b32_a8 = linear_q8p16b32_a8_avx2;
 }
 
 #endif

@@ -388,12 +388,111 @@ PRM_TARGET_AVX512 static void linear_q8p16b32_avx512(const prm_q16_activations *
     free(ordered);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Q8_P16B32 × int8 activations (W8A8) on vpdpbusd: twice vpdpwssd's multiplies per instruction.
+// vpdpbusd takes unsigned × signed bytes, so the weights become the unsigned operand (w ^ 0x80 =
+// w + 128: one XOR per 64-byte group, shared by every row of the tile) and the activations are
+// broadcast as they are. Each block's accumulator starts at -128 · Σ_block x, which cancels the
+// +128 exactly, so the block dot is generic's int32; the float epilogue is generic's too (one FMA
+// per block, then a rounded multiply by scale_x and the bias add): bit-identical.
+//
+// The tile is A8_ROWS × A8_PANELS: 12 int32 + 12 f32 accumulators, the tile's weight vectors and
+// one activation broadcast fit the 32 zmm registers.
+
+enum { A8_ROWS = 6, A8_PANELS = 2 };
+
+PRM_INLINE PRM_TARGET_AVX512 void a8_tile(int rows, int panels, const int8_t *q, int64_t ldq, const int32_t *start,
+                                          int64_t blocks, const uint8_t *w, int64_t stride, const float *sx,
+                                          const float *bias, int64_t n, float *y, int64_t ldy, int64_t o0, int64_t lo,
+                                          int64_t hi) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512 facc[A8_ROWS][A8_PANELS];
+    for (int r = 0; r < rows; r++)
+        for (int p = 0; p < panels; p++) facc[r][p] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < blocks; b++) {
+        __m512i acc[A8_ROWS][A8_PANELS];
+        for (int r = 0; r < rows; r++) {
+            __m512i s = _mm512_set1_epi32(start[r * blocks + b]);
+            for (int p = 0; p < panels; p++) acc[r][p] = s;
+        }
+        for (int g = 0; g < 8; g++) {
+            __m512i wu[A8_PANELS];
+            for (int p = 0; p < panels; p++)
+                wu[p] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(w + p * stride + 576 * b + 64 * g)), flip);
+            for (int r = 0; r < rows; r++) {
+                __m512i xb = _mm512_set1_epi32(load_i32(q + r * ldq + 32 * b + 4 * g));
+                for (int p = 0; p < panels; p++) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], wu[p], xb);
+            }
+        }
+        for (int p = 0; p < panels; p++) {
+            __m512 scale = _mm512_loadu_ps((const float *)(w + p * stride + 576 * b + 512));
+            // Generic: acc = fmaf((float)dot, scale_w, acc).
+            for (int r = 0; r < rows; r++) facc[r][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][p]), scale, facc[r][p]);
+        }
+    }
+    for (int p = 0; p < panels; p++) {
+        __m512 bv = load_bias(bias, o0 + 16 * p, n);
+        for (int r = 0; r < rows; r++) {
+            // Generic: acc * scale_x (rounded), then + bias.
+            __m512 v = PRM_ROUNDED(_mm512_mul_ps(facc[r][p], _mm512_set1_ps(sx[r])));
+            store_panel(y + r * ldy, _mm512_add_ps(v, bv), o0 + 16 * p, lo, hi);
+        }
+    }
+}
+
+PRM_TARGET_AVX512 static void linear_q8p16b32_a8_avx512(const prm_q8_activations *x, int64_t k, const uint8_t *w,
+                                                        int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
+                                                        float *y, int64_t ldy) {
+    int64_t blocks = (k + 31) / 32, stride = blocks * 576;
+    int64_t m = x->m, ldq = x->kp, ldb = x->kp / 32;
+    if (m <= 0 || n_begin >= n_end) return;
+    // Each row's block accumulators start at -128 · block_sum, computed once per row block (≤ 32 KiB:
+    // row_block keeps block · kp bytes ≤ 256 KiB, and there is one int32 per 32 of those bytes).
+    int64_t block = row_block(x->kp, A8_ROWS);
+    int32_t *start = malloc(sizeof(int32_t) * (size_t)((block < m ? block : m) * blocks));
+    if (!start) return;
+    for (int64_t i0 = 0; i0 < m; i0 += block) {
+        int64_t i1 = i0 + block < m ? i0 + block : m;
+        for (int64_t i = i0; i < i1; i++)
+            for (int64_t b = 0; b < blocks; b++) start[(i - i0) * blocks + b] = -128 * x->block_sum[i * ldb + b];
+        for (int64_t p0 = n_begin / 16; 16 * p0 < n_end; p0 += A8_PANELS) {
+            int64_t left = (n_end - 16 * p0 + 15) / 16;
+            int panels = (int)(left < A8_PANELS ? left : A8_PANELS);
+            const uint8_t *wp = w + p0 * stride;
+            int64_t o0 = 16 * p0;
+            for (int64_t i = i0; i < i1; i += A8_ROWS) {
+                int rows = (int)(i1 - i < A8_ROWS ? i1 - i : A8_ROWS);
+#define A8_TILE(R, P) a8_tile(R, P, x->q + i * ldq, ldq, start + (i - i0) * blocks, blocks, wp, stride, x->scale + i, bias, n, y + i * ldy, \
+                              ldy, o0, n_begin, n_end)
+#define A8_ROWS_CASES(P)              \
+    switch (rows) {                   \
+    case 6: A8_TILE(6, P); break;     \
+    case 5: A8_TILE(5, P); break;     \
+    case 4: A8_TILE(4, P); break;     \
+    case 3: A8_TILE(3, P); break;     \
+    case 2: A8_TILE(2, P); break;     \
+    default: A8_TILE(1, P); break;    \
+    }
+                if (panels == 2) {
+                    A8_ROWS_CASES(2)
+                } else {
+                    A8_ROWS_CASES(1)
+                }
+#undef A8_ROWS_CASES
+#undef A8_TILE
+            }
+        }
+    }
+    free(start);
+}
+
 void prm_fill_avx512_vnni_quant(prm_kernel_table *t) {
     t->quantize_activations = quantize_activations_avx512;
     t->linear_q8p16 = linear_q8p16_avx512;
     t->linear_q4p16b32 = linear_q4p16b32_avx512;
     t->quantize_activations_q16 = quantize_activations_q16_avx512;
     t->linear_q8p16b32 = linear_q8p16b32_avx512;
+    t->linear_q8p16b32_a8 = linear_q8p16b32_a8_avx512;
 }
 
 #endif
