@@ -7,6 +7,9 @@
 // Splitting rows into runs of one bucket to vectorize them was slower still: runs average ~15 keys.
 #include "include/pairrm_attention.h"
 
+// One expression for both entry points, so a compiler that contracts it into an FMA does so in both.
+static inline float relative_term(float score, float c2p, float p2c, float scale) { return score + (c2p + p2c) * scale; }
+
 void prm_attention_add_relative(float *scores, const float *c2p, const float *p2c_t, int64_t t, int64_t positions,
                                 const int32_t *row_of_distance, float scale, int64_t row_begin, int64_t row_end) {
     for (int64_t i = row_begin; i < row_end; i++) {
@@ -15,7 +18,12 @@ void prm_attention_add_relative(float *scores, const float *c2p, const float *p2
         const int32_t *buckets = row_of_distance + i;  // buckets[-j] = row of distance i - j
         for (int64_t j = 0; j < t; j++) {
             int32_t b = buckets[-j];
-            score_row[j] += (c2p_row[b] + p2c_t[b * t + j]) * scale;
+            score_row[j] = relative_term(score_row[j], c2p_row[b], p2c_t[b * t + j], scale);
         }
     }
+}
+
+void prm_attention_add_relative_row(float *score_row, const float *c2p_row, const float *p2c_row, int64_t t,
+                                    const int32_t *buckets, float scale) {
+    for (int64_t j = 0; j < t; j++) score_row[j] = relative_term(score_row[j], c2p_row[buckets[-j]], p2c_row[j], scale);
 }

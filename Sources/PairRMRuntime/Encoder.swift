@@ -9,7 +9,10 @@ public enum ForwardProbe {
 
 extension PairRMModel {
     /// Runs the encoder over `ids` (one sequence, no padding), leaving the last hidden states in `context.x`.
-    func encode(_ ids: UnsafeBufferPointer<Int32>, context c: InferenceContext, probe: ForwardProbe?) {
+    /// With `keep` (and no probe), the last layer computes only those rows (the head reads the three
+    /// prefix rows): the other rows of `context.x` are then left at the previous layer's states. The
+    /// kept rows are bit-identical to a full last layer (see lastLayerRows).
+    func encode(_ ids: UnsafeBufferPointer<Int32>, context c: InferenceContext, probe: ForwardProbe?, keep: [Int]? = nil) {
         let w = weights, config = self.config
         let t = ids.count, h = config.hiddenSize
         for (row, id) in ids.enumerated() { w.embed(Int(id), into: c.x + row * h) }
@@ -17,6 +20,10 @@ extension PairRMModel {
         report(probe, layer: 0, c.x, t * h)
 
         for (index, layer) in w.layers.enumerated() {
+            if index == w.layers.count - 1, probe == nil, let keep {
+                lastLayerRows(keep, layer: index, tokens: t, context: c)
+                break
+            }
             // Q, K and V read the same input: quantize it once (outlier channels masked out).
             let attentionInput = maskOutliers(c.x, channels: layer.query.outliers?.channels, rows: t, scratch: c.scratch)
             layer.query.apply(attentionInput, rows: t, ldx: h, into: c.q, ldy: h, context: c)
@@ -50,7 +57,7 @@ extension PairRMModel {
     }
 
     /// `x` with the outlier channels zeroed (a copy in `scratch`), or `x` itself when there are none.
-    private func maskOutliers(_ x: UnsafeMutablePointer<Float>, channels: [Int]?, rows: Int,
+    func maskOutliers(_ x: UnsafeMutablePointer<Float>, channels: [Int]?, rows: Int,
                               scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
         guard let channels, !channels.isEmpty else { return x }
         let h = config.hiddenSize
@@ -59,7 +66,7 @@ extension PairRMModel {
         return scratch
     }
 
-    private func layerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
+    func layerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
                            rows: Int, gain: UnsafePointer<Float>, bias: UnsafePointer<Float>, context c: InferenceContext) {
         let h = config.hiddenSize, eps = config.layerNormEps
         let ranges = splitRanges(rows, parts: c.threads, granularity: 1)
@@ -70,7 +77,7 @@ extension PairRMModel {
         }
     }
 
-    private func gelu(_ x: UnsafeMutablePointer<Float>, count: Int, context c: InferenceContext) {
+    func gelu(_ x: UnsafeMutablePointer<Float>, count: Int, context c: InferenceContext) {
         let ranges = splitRanges(count, parts: c.threads, granularity: 64)
         parallelFor(ranges.count, threads: c.threads) { part in
             prm_gelu(x + ranges[part].lowerBound, Int64(ranges[part].count))

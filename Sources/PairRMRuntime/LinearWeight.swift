@@ -56,16 +56,8 @@ struct LinearWeight: @unchecked Sendable {
                context c: InferenceContext, reuseActivations: Bool = false) {
         let n = outFeatures, k = inFeatures
         c.prepareActivations(inFeatures: k)
-        if !reuseActivations {
-            switch activations {
-            case .float: break
-            case .int8:
-                c.activations.m = Int64(m)
-                prm_quantize_activations(x, Int64(m), Int64(k), Int64(ldx), &c.activations)
-            case .int16:
-                c.wideActivations.m = Int64(m)
-                prm_quantize_activations_q16(x, Int64(m), Int64(k), Int64(ldx), &c.wideActivations)
-            }
+        if !reuseActivations && activations != .float {
+            quantize(x, rows: m, ldx: ldx, context: c)
         }
         let ranges = splitRanges(n, parts: c.threads)
         let narrow = c.activations, wide = c.wideActivations
@@ -92,6 +84,35 @@ struct LinearWeight: @unchecked Sendable {
 }
 
 extension LinearWeight {
+    /// Quantizes the input rows the way this weight reads them into the context's scratch, rows split
+    /// across the context's threads (each row's quantization is independent: bit-identical).
+    private func quantize(_ x: UnsafePointer<Float>, rows m: Int, ldx: Int, context c: InferenceContext) {
+        let k = Int64(inFeatures), kp = Int(c.activations.kp)
+        c.activations.m = Int64(m)
+        c.wideActivations.m = Int64(m)
+        let narrow = c.activations, wide = c.wideActivations, activations = self.activations
+        let ranges = splitRanges(m, parts: c.threads, granularity: 1)
+        parallelFor(ranges.count, threads: c.threads) { part in
+            let rows = ranges[part], first = rows.lowerBound
+            switch activations {
+            case .float: break
+            case .int8:
+                var slice = narrow
+                slice.q += first * kp
+                slice.scale += first
+                slice.block_sum += first * (kp / 32)
+                slice.m = Int64(rows.count)
+                prm_quantize_activations(x + first * ldx, Int64(rows.count), k, Int64(ldx), &slice)
+            case .int16:
+                var slice = wide
+                slice.q += first * kp
+                slice.scale += first
+                slice.m = Int64(rows.count)
+                prm_quantize_activations_q16(x + first * ldx, Int64(rows.count), k, Int64(ldx), &slice)
+            }
+        }
+    }
+
     /// y[i][n] += Σ_c x[i][channel_c] · columns[c][n]: the f32 part of the outlier decomposition.
     /// Rows are independent, so splitting them across threads cannot change a bit.
     func addOutlierTerms(_ x: UnsafePointer<Float>, rows m: Int, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {

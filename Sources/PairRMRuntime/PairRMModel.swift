@@ -46,7 +46,8 @@ public final class PairRMModel: @unchecked Sendable {
     public func score(ids: [Int32], positions: (source: Int, candidate1: Int, candidate2: Int),
                       context: InferenceContext, probe: ForwardProbe? = nil) throws -> HeadOutputs {
         try validate(ids: ids, positions: positions, context: context)
-        ids.withUnsafeBufferPointer { encode($0, context: context, probe: probe) }
+        let prefixes = [positions.source, positions.candidate1, positions.candidate2]
+        ids.withUnsafeBufferPointer { encode($0, context: context, probe: probe, keep: prefixes) }
         let h = config.hiddenSize
         let source = context.x + positions.source * h
         return HeadOutputs(candidate1: head(source, context.x + positions.candidate1 * h),

@@ -63,6 +63,9 @@ final class GoldenTests: XCTestCase {
                         seen += 1
                     })
                     XCTAssertEqual(seen, item.layers.count, "\(item.name): every layer reported")
+                    // Without a probe the last layer runs only the three prefix rows: the same bits.
+                    let fast = try model.score(ids: item.ids, positions: item.positions, context: context)
+                    XCTAssertEqual(fast.logit.bitPattern, result.logit.bitPattern, "\(golden) \(item.name) prefix-row last layer [\(variant)]")
                     XCTAssertEqual(Double(result.logit), item.logit64, accuracy: GoldenTests.logitTolerance,
                                    "\(golden) \(item.name) logit [\(variant), \(threads) threads]")
                     worstLogit = max(worstLogit, abs(Double(result.logit) - item.logit64))

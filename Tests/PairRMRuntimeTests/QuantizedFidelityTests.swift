@@ -86,4 +86,22 @@ extension GoldenTests {
             XCTAssertEqual(a.logit.bitPattern, b.logit.bitPattern, item.name)
         }
     }
+
+    /// The last layer on the prefix rows only (no probe) gives the full layer's bits (probe) for the
+    /// quantized plans too, with outlier channels (their f32 terms run on the kept rows).
+    func testPrefixRowLastLayerIsBitIdenticalForQuantizedPlans() throws {
+        let (cases, _) = try load("tiny-outliers-golden")
+        for recipe in [WeightsRecipe.q8, .q8a8] {
+            let model = try PairRMModel(path: RuntimeFixtures.model(recipe, checkpoint: "tiny-outliers"))
+            for threads in [1, 2] {
+                let context = InferenceContext(model: model, maxTokens: 2048, threads: threads)
+                for item in cases where item.ids.count <= 700 {
+                    let full = try model.score(ids: item.ids, positions: item.positions, context: context, probe: .hiddenStates { _, _ in })
+                    let fast = try model.score(ids: item.ids, positions: item.positions, context: context)
+                    XCTAssertEqual(fast.candidate1.bitPattern, full.candidate1.bitPattern, "\(recipe) \(item.name) \(threads) threads")
+                    XCTAssertEqual(fast.candidate2.bitPattern, full.candidate2.bitPattern, "\(recipe) \(item.name) \(threads) threads")
+                }
+            }
+        }
+    }
 }

@@ -17,6 +17,12 @@ extern "C" {
 void prm_attention_add_relative(float *scores, const float *c2p, const float *p2c_t, int64_t t, int64_t positions,
                                 const int32_t *row_of_distance, float scale, int64_t row_begin, int64_t row_end);
 
+/// The same for one query row i whose position-to-content terms are already gathered:
+/// score_row[j] += (c2p_row[b] + p2c_row[j]) * scale, b = buckets[-j] (buckets = row_of_distance + i),
+/// j in [0, t). Bit-identical to row i of prm_attention_add_relative when p2c_row[j] = p2c_t[b][j].
+void prm_attention_add_relative_row(float *score_row, const float *c2p_row, const float *p2c_row, int64_t t,
+                                    const int32_t *buckets, float scale);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,12 +20,12 @@ prefix-position gather via ``torch.where(input_ids == prefix_id)``, the same log
 llm-blender's forward, minus its Python asserts and the keep-column trim) is exported with the
 TorchScript exporter (opset 17, dynamic batch and sequence axes), then
 ``quantize_dynamic(weight_type=QInt8)``.  Both models are cached in --onnx-dir (default
-/work/scratch/onnx/<checkpoint name>/); the export step also records the fp32-ONNX and
+$PAIRRM_SCRATCH/onnx/<checkpoint name>/, PAIRRM_SCRATCH defaulting to ./scratch); the export step also records the fp32-ONNX and
 int8-ONNX logits vs PyTorch on a T=128 and a T=512 input.
 
 Usage (reference venv + onnx/onnxruntime, see Tools/python/requirements-reference.txt):
-  /work/venv-ref/bin/python Tools/python/bench/bench_reference.py \
-      --checkpoint /work/scratch/ckpt/full-pairrm-hf --threads 1 --out /work/scratch/bench-ref-1t.json
+  python Tools/python/bench/bench_reference.py \
+      --checkpoint scratch/ckpt/full-pairrm-hf --threads 1 --out scratch/bench-ref-1t.json
 Options: --engines torch,ort  --lengths 128,512,2048  --runs 3  --torch-runs-2048 1  --skip-batch
 """
 
@@ -167,7 +167,8 @@ def child_torch(args):
 # ----------------------------------------------------------------------------- ONNX export child
 
 def onnx_paths(args):
-    d = args.onnx_dir or os.path.join("/work/scratch/onnx", os.path.basename(os.path.normpath(args.checkpoint)))
+    d = args.onnx_dir or os.path.join(os.environ.get("PAIRRM_SCRATCH", "scratch"), "onnx",
+                                      os.path.basename(os.path.normpath(args.checkpoint)))
     return d, os.path.join(d, "pairrm-fp32.onnx"), os.path.join(d, "pairrm-int8.onnx")
 
 

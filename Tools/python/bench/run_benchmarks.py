@@ -9,11 +9,13 @@ Tools/python/bench/bench_reference.py in the reference venv (see Tools/python/re
 
 Usage (standard library only; the reference part needs the venv's python):
   swift build -c release --product pairrm-bench
-  python3 Tools/python/bench/run_benchmarks.py --checkpoint /work/scratch/ckpt/full-pairrm-hf \\
-      --model f32=/work/scratch/full-f32.prm --model q8=/work/scratch/full-q8.prm \\
-      --model q4=/work/scratch/full-q4.prm --threads 1 --threads 2 --out bench.json
+  python3 Tools/python/bench/run_benchmarks.py --checkpoint scratch/ckpt/full-pairrm-hf \\
+      --model f32=scratch/full-f32.prm --model q8=scratch/full-q8.prm \\
+      --model q4=scratch/full-q4.prm --threads 1 --threads 2 --out bench.json
 Add --reference-json FILE (repeatable, one per thread count) to reuse reference results instead
-of re-running them (PyTorch at 2048 tokens takes minutes).
+of re-running them (PyTorch at 2048 tokens takes minutes), or --reference-engines ort to time only
+ONNX Runtime. A model FILE may end in @INT8 to run a q8 file with int8 activations (the q8a8
+plan). The table's header names the CPU model, its SIMD features and our kernel variant.
 """
 import argparse
 import json
@@ -52,6 +54,23 @@ def ours(args):
     return results
 
 
+def cpu_description():
+    """CPU model name and the SIMD features our dispatch looks at (Linux /proc/cpuinfo)."""
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model") and model == "unknown CPU":
+                    model = value.strip()
+                if key.strip() in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    wanted = ["avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "asimddp"]
+    return model, [f for f in wanted if f in flags]
+
+
 def references(args):
     rows = []
     if args.reference_json:
@@ -61,7 +80,8 @@ def references(args):
         for threads in args.threads:
             out = f"/tmp/pairrm-bench-reference-{threads}t.json"
             subprocess.run([args.python, os.path.join(ROOT, "Tools/python/bench/bench_reference.py"),
-                            "--checkpoint", args.checkpoint, "--threads", str(threads), "--out", out], check=True)
+                            "--checkpoint", args.checkpoint, "--threads", str(threads), "--out", out,
+                            "--engines", args.reference_engines], check=True)
             documents.append(json.load(open(out)))
     for document in documents:
         for engine in document["engines"]:
@@ -102,7 +122,9 @@ def main():
     parser.add_argument("--model", action="append", required=True, help="NAME=FILE.prm of ours, repeatable")
     parser.add_argument("--threads", action="append", type=int, required=True)
     parser.add_argument("--bench", default=os.path.join(ROOT, ".build/release/pairrm-bench"))
-    parser.add_argument("--python", default="/work/venv-ref/bin/python", help="reference venv python")
+    parser.add_argument("--python", default=os.environ.get("PAIRRM_REFERENCE_PYTHON", sys.executable),
+                        help="python of the reference environment (default: $PAIRRM_REFERENCE_PYTHON, else this one)")
+    parser.add_argument("--reference-engines", default="torch,ort", help="bench_reference.py --engines (default torch,ort)")
     parser.add_argument("--reference-json", action="append", help="reuse bench_reference.py output (one per thread count)")
     parser.add_argument("--out", help="write all rows as JSON")
     args = parser.parse_args()
@@ -110,10 +132,13 @@ def main():
     load = os.getloadavg()
     rows = ours(args) + references(args)
     rows.sort(key=lambda r: (r["threads"], r["engine"]))
-    print(f"machine: {os.cpu_count()} cores, load average at start {load[0]:.2f}; {time.time() - started:.0f} s\n")
+    model, features = cpu_description()
+    kernels = sorted({r["kernels"] for r in rows if r.get("kernels")})
+    print(f"machine: {model}, {os.cpu_count()} cores ({' '.join(features)}); our kernels: {', '.join(kernels)}; "
+          f"load average at start {load[0]:.2f}; {time.time() - started:.0f} s\n")
     print(table(rows))
     if args.out:
-        json.dump({"rows": rows, "loadavg_start": load}, open(args.out, "w"), indent=1)
+        json.dump({"rows": rows, "loadavg_start": load, "cpu": model, "cpu_features": features}, open(args.out, "w"), indent=1)
 
 
 if __name__ == "__main__":
