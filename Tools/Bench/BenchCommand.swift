@@ -53,6 +53,15 @@ func loadModel(_ spec: String) throws -> PairRMModel {
     return try PairRMModel(path: path, activationPlan: plan)
 }
 
+/// Switches the kernel table to the named variant (nil: leave the best one).
+func forceKernels(_ name: String?) throws {
+    guard let name else { return }
+    guard let isa = (0..<Int(PRM_ISA_COUNT.rawValue)).map({ prm_isa(rawValue: UInt32($0)) })
+        .first(where: { String(cString: prm_isa_name($0)) == name }), prm_kernels_force(isa) == 0 else {
+        throw ValidationError("kernel variant \(name) is not available here")
+    }
+}
+
 func peakRSS() -> Int {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -78,12 +87,7 @@ struct Latency: ParsableCommand {
     }
 
     func run() throws {
-        if let kernels {
-            guard let isa = (0..<Int(PRM_ISA_COUNT.rawValue)).map({ prm_isa(rawValue: UInt32($0)) })
-                .first(where: { String(cString: prm_isa_name($0)) == kernels }), prm_kernels_force(isa) == 0 else {
-                throw ValidationError("kernel variant \(kernels) is not available here")
-            }
-        }
+        try forceKernels(kernels)
         let loadStart = Date()
         let loaded = try loadModel(model)
         let loadSeconds = Date().timeIntervalSince(loadStart)
@@ -224,8 +228,10 @@ struct Reference: ParsableCommand {
     @Option(help: "Pairs JSONL (Tools/python/golden/make_pairs.py).") var pairs: String
     @Option(help: "reference_logits.py output JSON.") var logits: String
     @Option(help: "Threads.") var threads: Int = 2
+    @Option(help: "Kernel variant: generic, avx2, avx512_vnni, neon_dotprod (default: best).") var kernels: String?
 
     func run() throws {
+        try forceKernels(kernels)
         let loaded = try loadModel(model)
         let context = InferenceContext(model: loaded, maxTokens: 2048, threads: threads)
         let lines = try String(contentsOfFile: pairs, encoding: .utf8).split(separator: "\n")
