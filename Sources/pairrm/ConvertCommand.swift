@@ -33,6 +33,8 @@ struct ConvertCommand: ParsableCommand {
           pairrm convert ./PairRM -o pairrm-q8.prm
           pairrm convert ./PairRM-hf -o pairrm-f32.prm --weights f32
           pairrm convert ./PairRM -o pairrm-q4.prm.zst --weights q4 --compress zstd:19
+          pairrm convert ./PairRM -o pairrm-mixed.prm --weights q8a8 \\
+              --activations ffn_input=INT8,attention_input=INT8,attention_output=INT8
         """
     )
 
@@ -44,6 +46,9 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(help: "Weight recipe: f32, f16, q8, q8a8 or q4.")
     var weights: String = "q8"
+
+    @Option(help: ArgumentHelp("q8/q8a8 only: the activation width of each matrix kind, as comma-separated <matrix>=<INT8|INT16> rules (matrix: attention_input, attention_output, ffn_input, ffn_output; unnamed: INT16). Overrides the recipe's plan; the weights are the same.", valueName: "rules"))
+    var activations: String?
 
     @Option(help: "Compress the tensor section: zstd or zstd:LEVEL (1-19). The file gets smaller but loads by decompressing instead of memory-mapping.")
     var compress: String?
@@ -62,6 +67,21 @@ struct ConvertCommand: ParsableCommand {
             throw ValidationError("--weights must be one of f32, f16, q8, q8a8, q4 (got \"\(weights)\")")
         }
         if let compress { _ = try parseCompression(compress) }
+        if activations != nil {
+            guard WeightsRecipe(rawValue: weights)?.activationPlan != nil else {
+                throw ValidationError("--activations applies to --weights q8 or q8a8 (got --weights \(weights))")
+            }
+            _ = try activationPlan()
+        }
+    }
+
+    func activationPlan() throws -> ActivationPlan? {
+        guard let activations else { return nil }
+        do {
+            return try ActivationPlan(rules: activations.split(separator: ",").map(String.init))
+        } catch {
+            throw ValidationError("--activations: \(error.description)")
+        }
     }
 
     func parseCompression(_ text: String) throws -> Int32 {
@@ -82,6 +102,7 @@ struct ConvertCommand: ParsableCommand {
         }
         options.numHeads = heads
         options.weightsFile = weightsFile
+        options.activations = try activationPlan()
         let bar = ProgressBar(label: "converting", unit: "MB", unitScale: 1e6)
         let quiet = self.quiet
         do {

@@ -127,6 +127,28 @@ final class ConverterTests: XCTestCase {
         }
     }
 
+    /// --activations records another plan for the same tensors (q8/q8a8), and only there.
+    func testActivationPlanOverrideChangesOnlyTheMetadata() throws {
+        let q8 = try convert(fixture("tiny-pairrm-hf"), .q8, name: "plain-q8.prm")
+        var options = ConversionOptions(weights: .q8a8)
+        let mixed = try ActivationPlan(rules: ["attention_input=INT8", "ffn_input=INT8"])
+        options.activations = mixed
+        let output = scratch + "/mixed.prm"
+        _ = try Converter.convert(directory: fixture("tiny-pairrm-hf"), output: output, options: options)
+        let file = try ModelFile(path: output)
+        XCTAssertEqual(file.metadata.strings(ActivationPlan.metadataKey), mixed.rules)
+        XCTAssertEqual(mixed.width(of: .ffnOutput), .int16)
+        for tensor in file.tensors {
+            let original = try XCTUnwrap(q8.tensor(named: tensor.name))
+            XCTAssertEqual(tensor.dtype, original.dtype, tensor.name)
+            XCTAssertTrue(Array(file.data(of: tensor)) == Array(q8.data(of: original)), tensor.name)
+        }
+        options = ConversionOptions(weights: .f16)
+        options.activations = mixed
+        _ = try Converter.convert(directory: fixture("tiny-pairrm-hf"), output: scratch + "/f16.prm", options: options)
+        XCTAssertNil(try ModelFile(path: scratch + "/f16.prm").metadata[ActivationPlan.metadataKey], "a float recipe records no plan")
+    }
+
     func testConversionIsByteReproducibleAndRecordsProvenance() throws {
         _ = try convert(fixture("tiny-pairrm-hf"), .q8, name: "a.prm")
         let second = try convert(fixture("tiny-pairrm-hf"), .q8, name: "b.prm")

@@ -10,6 +10,9 @@ public struct ConversionOptions: Sendable {
     public var numHeads: Int?
     /// Which weights file to read when a directory holds both `model.safetensors` and `pytorch_model.bin`.
     public var weightsFile: String?
+    /// The activation plan to record instead of the recipe's own (q8/q8a8 only: the tensors are
+    /// the same, only the metadata differs).
+    public var activations: ActivationPlan?
 
     public init(weights: WeightsRecipe = .q8) { self.weights = weights }
 }
@@ -334,7 +337,7 @@ public enum Converter {
         m["tokenizer.split_by_punct"] = .bool(tokenizer.splitByPunct)
         m["tokenizer.piece_count"] = .int(Int64(spm.pieces.count))
         m["quantization.recipe"] = .array(options.weights.rules.map { .string($0) })
-        if let plan = options.weights.activationPlan {
+        if let plan = options.weights.activationPlan.map({ options.activations ?? $0 }) {
             m[ActivationPlan.metadataKey] = .array(plan.rules.map { .string($0) })
         }
         return m
