@@ -58,7 +58,7 @@ extension PairRMModel {
 
     /// `x` with the outlier channels zeroed (a copy in `scratch`), or `x` itself when there are none.
     func maskOutliers(_ x: UnsafeMutablePointer<Float>, channels: [Int]?, rows: Int,
-                              scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+                      scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
         guard let channels, !channels.isEmpty else { return x }
         let h = config.hiddenSize
         scratch.update(from: x, count: rows * h)
@@ -67,7 +67,7 @@ extension PairRMModel {
     }
 
     func layerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
-                           rows: Int, gain: UnsafePointer<Float>, bias: UnsafePointer<Float>, context c: InferenceContext) {
+                   rows: Int, gain: UnsafePointer<Float>, bias: UnsafePointer<Float>, context c: InferenceContext) {
         let h = config.hiddenSize, eps = config.layerNormEps
         let ranges = splitRanges(rows, parts: c.threads, granularity: 1)
         parallelFor(ranges.count, threads: c.threads) { part in
