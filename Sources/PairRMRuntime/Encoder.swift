@@ -25,7 +25,8 @@ extension PairRMModel {
                 break
             }
             // Q, K and V read the same input: quantize it once (outlier channels masked out).
-            let attentionInput = maskOutliers(c.x, channels: layer.query.outliers?.channels, rows: t, scratch: c.scratch)
+            let attentionInput = maskOutliers(c.x, channels: layer.query.outliers?.channels, rows: t, scratch: c.scratch,
+                                              threads: c.threads)
             layer.query.apply(attentionInput, rows: t, ldx: h, into: c.q, ldy: h, context: c)
             // K and V reuse Q's quantized input when they read it the same way.
             let quantized = layer.query.activations
@@ -40,7 +41,8 @@ extension PairRMModel {
             layer.attentionOutput.apply(c.context, rows: t, ldx: h, into: c.scratch, ldy: h, context: c)
             layerNorm(c.scratch, residual: c.x, into: c.attention, rows: t, gain: layer.attentionNormGain,
                       bias: layer.attentionNormBias, context: c)
-            let ffnInput = maskOutliers(c.attention, channels: layer.intermediate.outliers?.channels, rows: t, scratch: c.scratch)
+            let ffnInput = maskOutliers(c.attention, channels: layer.intermediate.outliers?.channels, rows: t, scratch: c.scratch,
+                                        threads: c.threads)
             layer.intermediate.apply(ffnInput, rows: t, ldx: h, into: c.intermediate, ldy: config.intermediateSize, context: c)
             layer.intermediate.addOutlierTerms(c.attention, rows: t, ldx: h, into: c.intermediate, ldy: config.intermediateSize,
                                                threads: c.threads)
@@ -58,11 +60,15 @@ extension PairRMModel {
 
     /// `x` with the outlier channels zeroed (a copy in `scratch`), or `x` itself when there are none.
     func maskOutliers(_ x: UnsafeMutablePointer<Float>, channels: [Int]?, rows: Int,
-                      scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+                      scratch: UnsafeMutablePointer<Float>, threads: Int) -> UnsafeMutablePointer<Float> {
         guard let channels, !channels.isEmpty else { return x }
         let h = config.hiddenSize
-        scratch.update(from: x, count: rows * h)
-        for row in 0..<rows { for channel in channels { scratch[row * h + channel] = 0 } }
+        let ranges = splitRanges(rows, parts: threads, granularity: 1)
+        parallelFor(ranges.count, threads: threads) { part in
+            let first = ranges[part].lowerBound
+            (scratch + first * h).update(from: x + first * h, count: ranges[part].count * h)
+            for row in ranges[part] { for channel in channels { scratch[row * h + channel] = 0 } }
+        }
         return scratch
     }
 

@@ -19,7 +19,8 @@ extension PairRMModel {
         }
 
         // K and V over every row (they read the same quantized input); Q over the kept rows only.
-        let attentionInput = maskOutliers(c.x, channels: layer.query.outliers?.channels, rows: t, scratch: c.scratch)
+        let attentionInput = maskOutliers(c.x, channels: layer.query.outliers?.channels, rows: t, scratch: c.scratch,
+                                          threads: c.threads)
         layer.key.apply(attentionInput, rows: t, ldx: h, into: c.k, ldy: h, context: c)
         layer.value.apply(attentionInput, rows: t, ldx: h, into: c.v, ldy: h, context: c,
                           reuseActivations: layer.key.activations != .float && layer.value.activations == layer.key.activations)
@@ -37,7 +38,8 @@ extension PairRMModel {
         gather(c.x, into: c.q)
         layerNorm(c.scratch, residual: c.q, into: c.attention, rows: r, gain: layer.attentionNormGain,
                   bias: layer.attentionNormBias, context: c)
-        let ffnInput = maskOutliers(c.attention, channels: layer.intermediate.outliers?.channels, rows: r, scratch: c.scratch)
+        let ffnInput = maskOutliers(c.attention, channels: layer.intermediate.outliers?.channels, rows: r, scratch: c.scratch,
+                                    threads: c.threads)
         layer.intermediate.apply(ffnInput, rows: r, ldx: h, into: c.intermediate, ldy: ffn, context: c)
         layer.intermediate.addOutlierTerms(c.attention, rows: r, ldx: h, into: c.intermediate, ldy: ffn, threads: c.threads)
         gelu(c.intermediate, count: r * ffn, context: c)

@@ -50,8 +50,9 @@ public final class PairRMModel: @unchecked Sendable {
         ids.withUnsafeBufferPointer { encode($0, context: context, probe: probe, keep: prefixes) }
         let h = config.hiddenSize
         let source = context.x + positions.source * h
-        return HeadOutputs(candidate1: head(source, context.x + positions.candidate1 * h),
-                           candidate2: head(source, context.x + positions.candidate2 * h))
+        let candidates = [context.x + positions.candidate1 * h, context.x + positions.candidate2 * h]
+        let outputs = head(source, candidates, context: context)
+        return HeadOutputs(candidate1: outputs[0], candidate2: outputs[1])
     }
 
     private func validate(ids: [Int32], positions: (source: Int, candidate1: Int, candidate2: Int), context: InferenceContext) throws {
@@ -76,21 +77,33 @@ public final class PairRMModel: @unchecked Sendable {
         }
     }
 
-    /// W4 · tanh(W1 · [source; candidate] + b1) + b4, in f32 with a double accumulator (the head
-    /// is tiny, and its rounding moves the logit directly).
-    private func head(_ source: UnsafePointer<Float>, _ candidate: UnsafePointer<Float>) -> Float {
+    /// W4 · tanh(W1 · [source; candidate] + b1) + b4 for each candidate, in f32 with a double
+    /// accumulator (the head is tiny, and its rounding moves the logit directly). The rows of W1 are
+    /// split across the context's threads; their terms are then summed in row order, so the result
+    /// does not depend on the split.
+    private func head(_ source: UnsafePointer<Float>, _ candidates: [UnsafeMutablePointer<Float>], context: InferenceContext) -> [Float] {
         let h = config.hiddenSize, w = weights
-        var output = Double(w.head2Bias[0])
-        for row in 0..<h {
-            let weightRow = w.head1 + row * 2 * h
-            var sum = Double(w.head1Bias[row])
-            for column in 0..<h {
-                sum += Double(weightRow[column]) * Double(source[column])
-                sum += Double(weightRow[h + column]) * Double(candidate[column])
+        let terms = UnsafeMutablePointer<Double>.allocate(capacity: candidates.count * h)
+        defer { terms.deallocate() }
+        let ranges = splitRanges(h, parts: context.threads, granularity: 64)
+        parallelFor(ranges.count, threads: context.threads) { part in
+            for row in ranges[part] {
+                let weightRow = w.head1 + row * 2 * h
+                for (slot, candidate) in candidates.enumerated() {
+                    var sum = Double(w.head1Bias[row])
+                    for column in 0..<h {
+                        sum += Double(weightRow[column]) * Double(source[column])
+                        sum += Double(weightRow[h + column]) * Double(candidate[column])
+                    }
+                    terms[slot * h + row] = Double(w.head2[row]) * Double(Float(sum).tanhValue)
+                }
             }
-            output += Double(w.head2[row]) * Double(Float(sum).tanhValue)
         }
-        return Float(output)
+        return candidates.indices.map { slot in
+            var output = Double(w.head2Bias[0])
+            for row in 0..<h { output += terms[slot * h + row] }
+            return Float(output)
+        }
     }
 }
 
