@@ -116,7 +116,9 @@ static void measure_peaks(void) {
 static peak_kind kernel_peak(prm_isa isa, kind kd) {
     int integer = kd == Q8 || kd == Q4 || kd == Q8B || kd == Q8A8;
     switch (isa) {
-    case PRM_ISA_AVX2: return integer ? PEAK_MADDWD : PEAK_FMA256;
+    case PRM_ISA_AVX2:
+        if (kd == Q4) return PEAK_NONE;  // vpmaddubsw on unsigned nibbles: not vpmaddwd's rate
+        return integer ? PEAK_MADDWD : PEAK_FMA256;
     case PRM_ISA_AVX512_VNNI:
         if (!integer) return PEAK_FMA256;  // the float kernels are AVX2's
         return kd == Q8B ? PEAK_DPWSSD : PEAK_DPBUSD;
