@@ -2,6 +2,8 @@
 # Full-size (1.74 GB each) random PairRM checkpoints for benchmarks. NOT committed.
 #   $OUT/full-pairrm-hf           f32, seed 1, --local-attention, llm-blender/PairRM-hf layout
 #   $OUT/full-pairrm-hf-outliers  f32, seed 2, --outliers --local-attention
+#   $OUT/full-pairrm-hf-fragile   f32, seed 3, --fragile --local-attention (scores sensitive to
+#                                 rounding: fp16/bf16/quantized fidelity, Tools/python/study/fidelity_table.py)
 #   $OUT/full-pairrm              llm-blender/PairRM layout (RankerConfig config.json +
 #                                 ranker_config.json); weights and tokenizer files are
 #                                 symlinks into full-pairrm-hf
@@ -15,4 +17,5 @@ export PYTHONWARNINGS=ignore
 mkdir -p "$OUT"
 "$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm-hf --seed 1 --local-attention --force --out "$OUT/full-pairrm-hf"
 "$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm-hf --seed 2 --outliers --local-attention --force --out "$OUT/full-pairrm-hf-outliers"
+"$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm-hf --seed 3 --fragile --local-attention --force --out "$OUT/full-pairrm-hf-fragile"
 "$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm --force --link-from "$OUT/full-pairrm-hf" --out "$OUT/full-pairrm"

@@ -2,7 +2,7 @@
 
 * ``load_model(dir, dtype)``: llm-blender 0.0.2 ``DebertaV2PairRM`` (loaded by file path, see
   ``Tools/python/make_checkpoint.py: load_pairrm_class``) from a PairRM-hf layout directory,
-  eval mode, cast to float32 or float64.
+  eval mode, loaded in float32 and cast to ``dtype`` (float64, float16, bfloat16) if another.
 * ``PairTokenizer``: LLM-Blender ``tokenize_pair`` (pairrm-spec.md §2.3) with the fast tokenizer
   of a checkpoint directory: source max 1224, candidate cap (2048 - Ls) // 2,
   ``[CLS] <|source|> ... [SEP] [CLS] <|candidate1|> ... [SEP] [CLS] <|candidate2|> ... [SEP]``.
@@ -58,8 +58,8 @@ def load_model(ckpt_dir, dtype=torch.float32):
     if bad:
         raise RuntimeError(f"from_pretrained loading info not clean: {bad}")
     m = m.eval()
-    if dtype == torch.float64:
-        m = m.double()
+    if dtype != torch.float32:
+        m = m.to(dtype)
     return m
 
 
