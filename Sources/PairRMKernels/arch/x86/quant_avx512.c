@@ -286,6 +286,28 @@ PRM_TARGET_AVX512 static void quantize_activations_q16_avx512(const float *x, in
 
 enum { Q8B_ROWS = 4, Q8B_PANELS = 2 };
 
+// The Q8_P16B32 tiles' float side (both widths, two panels per tile): each block's int32 dots
+// folded in with generic's fmaf(dot, scale_w, acc), and the end: acc * scale_x rounded, then + bias.
+PRM_INLINE PRM_TARGET_AVX512 void fold_block(int rows, int panels, __m512 (*facc)[2], __m512i (*acc)[2],
+                                             const uint8_t *w, int64_t stride, int64_t b) {
+    for (int p = 0; p < panels; p++) {
+        __m512 scale = _mm512_loadu_ps((const float *)(w + p * stride + 576 * b + 512));
+        for (int r = 0; r < rows; r++) facc[r][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][p]), scale, facc[r][p]);
+    }
+}
+
+PRM_INLINE PRM_TARGET_AVX512 void store_tile(int rows, int panels, __m512 (*facc)[2], const float *sx, const float *bias,
+                                             int64_t n, float *y, int64_t ldy, int64_t o0, int64_t lo, int64_t hi) {
+    for (int p = 0; p < panels; p++) {
+        __m512 bv = load_bias(bias, o0 + 16 * p, n);
+        for (int r = 0; r < rows; r++) {
+            __m512 v = PRM_ROUNDED(_mm512_mul_ps(facc[r][p], _mm512_set1_ps(sx[r])));
+            store_panel(y + r * ldy, _mm512_add_ps(v, bv), o0 + 16 * p, lo, hi);
+        }
+    }
+}
+
+
 static void q16_pair_order(const int16_t *q, int64_t ldq, int64_t rows, int64_t kp, int16_t *out) {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < kp; j += 4) {
@@ -333,20 +355,9 @@ PRM_INLINE PRM_TARGET_AVX512 void q8b_tile(int rows, int panels, int ordered, co
                 }
             }
         }
-        for (int p = 0; p < panels; p++) {
-            __m512 scale = _mm512_loadu_ps((const float *)(w + p * stride + 576 * b + 512));
-            // Generic: acc = fmaf((float)dot, scale_w, acc).
-            for (int r = 0; r < rows; r++) facc[r][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][p]), scale, facc[r][p]);
-        }
+        fold_block(rows, panels, facc, acc, w, stride, b);
     }
-    for (int p = 0; p < panels; p++) {
-        __m512 bv = load_bias(bias, o0 + 16 * p, n);
-        for (int r = 0; r < rows; r++) {
-            // Generic: acc * scale_x (rounded), then + bias.
-            __m512 v = PRM_ROUNDED(_mm512_mul_ps(facc[r][p], _mm512_set1_ps(sx[r])));
-            store_panel(y + r * ldy, _mm512_add_ps(v, bv), o0 + 16 * p, lo, hi);
-        }
-    }
+    store_tile(rows, panels, facc, sx, bias, n, y, ldy, o0, lo, hi);
 }
 
 PRM_TARGET_AVX512 static void linear_q8p16b32_avx512(const prm_q16_activations *x, int64_t k, const uint8_t *w,
@@ -424,20 +435,9 @@ PRM_INLINE PRM_TARGET_AVX512 void a8_tile(int rows, int panels, const int8_t *q,
                 for (int p = 0; p < panels; p++) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], wu[p], xb);
             }
         }
-        for (int p = 0; p < panels; p++) {
-            __m512 scale = _mm512_loadu_ps((const float *)(w + p * stride + 576 * b + 512));
-            // Generic: acc = fmaf((float)dot, scale_w, acc).
-            for (int r = 0; r < rows; r++) facc[r][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][p]), scale, facc[r][p]);
-        }
+        fold_block(rows, panels, facc, acc, w, stride, b);
     }
-    for (int p = 0; p < panels; p++) {
-        __m512 bv = load_bias(bias, o0 + 16 * p, n);
-        for (int r = 0; r < rows; r++) {
-            // Generic: acc * scale_x (rounded), then + bias.
-            __m512 v = PRM_ROUNDED(_mm512_mul_ps(facc[r][p], _mm512_set1_ps(sx[r])));
-            store_panel(y + r * ldy, _mm512_add_ps(v, bv), o0 + 16 * p, lo, hi);
-        }
-    }
+    store_tile(rows, panels, facc, sx, bias, n, y, ldy, o0, lo, hi);
 }
 
 PRM_TARGET_AVX512 static void linear_q8p16b32_a8_avx512(const prm_q8_activations *x, int64_t k, const uint8_t *w,
