@@ -90,20 +90,24 @@ extension PairRMModel {
         }
     }
 
+    /// The relative rows that distances in 0..<t reach: only those are multiplied (and, for F16
+    /// projections, widened first: both pointers start at row lowRow, row stride h). Also rebases
+    /// the context's bucket table to lowRow.
+    func reachableRelativeRows(layer: Int, tokens t: Int, context c: InferenceContext)
+        -> (lowRow: Int, rowCount: Int, query: UnsafePointer<Float>, key: UnsafePointer<Float>) {
+        let lowRow = relative.row(-(t - 1)), rowCount = relative.row(t - 1) - lowRow + 1
+        let (query, key) = positionProjections.rows(layer: layer, from: lowRow, count: rowCount,
+                                                    scratch: c.positionRows, threads: c.threads)
+        for (index, row) in relative.rows.enumerated() { c.relativeColumns[index] = row - Int32(lowRow) }
+        return (lowRow, rowCount, query, key)
+    }
+
     /// Disentangled self-attention (pairrm-spec §3.5), one head at a time per worker, never the
     /// whole heads × T × T score tensor.
     private func attend(layer: Int, tokens t: Int, context c: InferenceContext) {
         let config = self.config, h = config.hiddenSize, d = config.headSize
-        let scale = Float(Double(d * 3).squareRoot())
-        let inverseScale = 1 / scale
-        // Only the relative rows that distances in 0..<t can reach are multiplied (and, for F16
-        // projections, widened first: both pointers start at row lowRow, row stride h).
-        let lowRow = relative.row(-(t - 1)), highRow = relative.row(t - 1)
-        let rowCount = highRow - lowRow + 1
-        let (positionQuery, positionKey) = positionProjections.rows(layer: layer, from: lowRow, count: rowCount,
-                                                                    scratch: c.positionRows, threads: c.threads)
-        // The bucket table rebased to the first relative row this length reaches.
-        for (index, row) in relative.rows.enumerated() { c.relativeColumns[index] = row - Int32(lowRow) }
+        let inverseScale = 1 / Float(Double(d * 3).squareRoot())
+        let (_, rowCount, positionQuery, positionKey) = reachableRelativeRows(layer: layer, tokens: t, context: c)
         let workers = min(c.threads, config.numHeads)
         parallelFor(workers, threads: workers) { worker in
             let scores = c.headScratch[worker]

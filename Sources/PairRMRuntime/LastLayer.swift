@@ -53,11 +53,7 @@ extension PairRMModel {
     private func attendRows(_ rows: [Int], layer: Int, tokens t: Int, context c: InferenceContext) {
         let config = self.config, h = config.hiddenSize, d = config.headSize, r = rows.count
         let inverseScale = 1 / Float(Double(d * 3).squareRoot())
-        let lowRow = relative.row(-(t - 1)), highRow = relative.row(t - 1)
-        let rowCount = highRow - lowRow + 1
-        let (positionQuery, positionKey) = positionProjections.rows(layer: layer, from: lowRow, count: rowCount,
-                                                                    scratch: c.positionRows, threads: c.threads)
-        for (index, row) in relative.rows.enumerated() { c.relativeColumns[index] = row - Int32(lowRow) }
+        let (lowRow, rowCount, positionQuery, positionKey) = reachableRelativeRows(layer: layer, tokens: t, context: c)
         let workers = min(c.threads, config.numHeads)
         parallelFor(workers, threads: workers) { worker in
             let scores = c.headScratch[worker]     // [r][t]
