@@ -11,8 +11,8 @@
 # Reference venv: see requirements-reference.txt.  PY=... overrides the interpreter.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PY="${PY:-/work/venv-ref/bin/python}"
-OUT="${1:-/work/scratch/ckpt}"
+PY="${PY:-python3}"   # the reference environment's python, e.g. PY=.venv/bin/python
+OUT="${1:-scratch/ckpt}"
 export PYTHONWARNINGS=ignore
 mkdir -p "$OUT"
 "$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm-hf --seed 1 --local-attention --force --out "$OUT/full-pairrm-hf"
