@@ -412,7 +412,7 @@ PRM_TARGET_AVX512 static void linear_q8p16b32_avx512(const prm_q16_activations *
 
 enum { A8_ROWS = 6, A8_PANELS = 2 };
 
-PRM_INLINE PRM_TARGET_AVX512 void a8_tile(int rows, int panels, const int8_t *q, int64_t ldq, const int32_t *start,
+PRM_INLINE PRM_TARGET_AVX512 void a8_tile(int rows, int panels, const int8_t *q, int64_t ldq, const int32_t *block_sum,
                                           int64_t blocks, const uint8_t *w, int64_t stride, const float *sx,
                                           const float *bias, int64_t n, float *y, int64_t ldy, int64_t o0, int64_t lo,
                                           int64_t hi) {
@@ -423,7 +423,7 @@ PRM_INLINE PRM_TARGET_AVX512 void a8_tile(int rows, int panels, const int8_t *q,
     for (int64_t b = 0; b < blocks; b++) {
         __m512i acc[A8_ROWS][A8_PANELS];
         for (int r = 0; r < rows; r++) {
-            __m512i s = _mm512_set1_epi32(start[r * blocks + b]);
+            __m512i s = _mm512_set1_epi32(-128 * block_sum[r * (ldq / 32) + b]);
             for (int p = 0; p < panels; p++) acc[r][p] = s;
         }
         for (int g = 0; g < 8; g++) {
@@ -446,15 +446,9 @@ PRM_TARGET_AVX512 static void linear_q8p16b32_a8_avx512(const prm_q8_activations
     int64_t blocks = (k + 31) / 32, stride = blocks * 576;
     int64_t m = x->m, ldq = x->kp, ldb = x->kp / 32;
     if (m <= 0 || n_begin >= n_end) return;
-    // Each row's block accumulators start at -128 · block_sum, computed once per row block (≤ 32 KiB:
-    // row_block keeps block · kp bytes ≤ 256 KiB, and there is one int32 per 32 of those bytes).
     int64_t block = row_block(x->kp, A8_ROWS);
-    int32_t *start = malloc(sizeof(int32_t) * (size_t)((block < m ? block : m) * blocks));
-    if (!start) return;
     for (int64_t i0 = 0; i0 < m; i0 += block) {
         int64_t i1 = i0 + block < m ? i0 + block : m;
-        for (int64_t i = i0; i < i1; i++)
-            for (int64_t b = 0; b < blocks; b++) start[(i - i0) * blocks + b] = -128 * x->block_sum[i * ldb + b];
         for (int64_t p0 = n_begin / 16; 16 * p0 < n_end; p0 += A8_PANELS) {
             int64_t left = (n_end - 16 * p0 + 15) / 16;
             int panels = (int)(left < A8_PANELS ? left : A8_PANELS);
@@ -462,7 +456,7 @@ PRM_TARGET_AVX512 static void linear_q8p16b32_a8_avx512(const prm_q8_activations
             int64_t o0 = 16 * p0;
             for (int64_t i = i0; i < i1; i += A8_ROWS) {
                 int rows = (int)(i1 - i < A8_ROWS ? i1 - i : A8_ROWS);
-#define A8_TILE(R, P) a8_tile(R, P, x->q + i * ldq, ldq, start + (i - i0) * blocks, blocks, wp, stride, x->scale + i, bias, n, y + i * ldy, \
+#define A8_TILE(R, P) a8_tile(R, P, x->q + i * ldq, ldq, x->block_sum + i * ldb, blocks, wp, stride, x->scale + i, bias, n, y + i * ldy, \
                               ldy, o0, n_begin, n_end)
 #define A8_ROWS_CASES(P)              \
     switch (rows) {                   \
@@ -483,7 +477,6 @@ PRM_TARGET_AVX512 static void linear_q8p16b32_a8_avx512(const prm_q8_activations
             }
         }
     }
-    free(start);
 }
 
 void prm_fill_avx512_vnni_quant(prm_kernel_table *t) {
