@@ -38,20 +38,28 @@ extension PairRMModel {
             layer.key.addOutlierTerms(c.x, rows: t, ldx: h, into: c.k, ldy: h, threads: c.threads)
             layer.value.addOutlierTerms(c.x, rows: t, ldx: h, into: c.v, ldy: h, threads: c.threads)
             attend(layer: index, tokens: t, context: c)
-            layer.attentionOutput.apply(c.context, rows: t, ldx: h, into: c.scratch, ldy: h, context: c)
-            layerNorm(c.scratch, residual: c.x, into: c.attention, rows: t, gain: layer.attentionNormGain,
-                      bias: layer.attentionNormBias, context: c)
-            let ffnInput = maskOutliers(c.attention, channels: layer.intermediate.outliers?.channels, rows: t, scratch: c.scratch,
-                                        threads: c.threads)
-            layer.intermediate.apply(ffnInput, rows: t, ldx: h, into: c.intermediate, ldy: config.intermediateSize, context: c)
-            layer.intermediate.addOutlierTerms(c.attention, rows: t, ldx: h, into: c.intermediate, ldy: config.intermediateSize,
-                                               threads: c.threads)
-            gelu(c.intermediate, count: t * config.intermediateSize, context: c)
-            layer.output.apply(c.intermediate, rows: t, ldx: config.intermediateSize, into: c.scratch, ldy: h, context: c)
-            layerNorm(c.scratch, residual: c.attention, into: c.x, rows: t, gain: layer.outputNormGain,
-                      bias: layer.outputNormBias, context: c)
+            outputAndFeedForward(layer, rows: t, residual: c.x, into: c.x, context: c)
             report(probe, layer: index + 1, c.x, t * h)
         }
+    }
+
+    /// The rest of a layer after attention, over `rows` rows of c.context: attention.output, the
+    /// residual LayerNorm with `residual` (the layer's input rows), the FFN and its residual
+    /// LayerNorm, into `output` (may be `residual`). Uses c.scratch, c.attention and c.intermediate.
+    func outputAndFeedForward(_ layer: EncoderWeights.Layer, rows: Int, residual: UnsafeMutablePointer<Float>,
+                              into output: UnsafeMutablePointer<Float>, context c: InferenceContext) {
+        let h = config.hiddenSize, ffn = config.intermediateSize
+        layer.attentionOutput.apply(c.context, rows: rows, ldx: h, into: c.scratch, ldy: h, context: c)
+        layerNorm(c.scratch, residual: residual, into: c.attention, rows: rows, gain: layer.attentionNormGain,
+                  bias: layer.attentionNormBias, context: c)
+        let ffnInput = maskOutliers(c.attention, channels: layer.intermediate.outliers?.channels, rows: rows, scratch: c.scratch,
+                                    threads: c.threads)
+        layer.intermediate.apply(ffnInput, rows: rows, ldx: h, into: c.intermediate, ldy: ffn, context: c)
+        layer.intermediate.addOutlierTerms(c.attention, rows: rows, ldx: h, into: c.intermediate, ldy: ffn, threads: c.threads)
+        gelu(c.intermediate, count: rows * ffn, context: c)
+        layer.output.apply(c.intermediate, rows: rows, ldx: ffn, into: c.scratch, ldy: h, context: c)
+        layerNorm(c.scratch, residual: c.attention, into: output, rows: rows, gain: layer.outputNormGain,
+                  bias: layer.outputNormBias, context: c)
     }
 
     private func report(_ probe: ForwardProbe?, layer: Int, _ states: UnsafeMutablePointer<Float>, _ count: Int) {

@@ -12,7 +12,7 @@ extension PairRMModel {
     /// transposed p2c holds. `GoldenTests` checks the bits against the probe path, which runs the
     /// full layer.
     func lastLayerRows(_ keep: [Int], layer index: Int, tokens t: Int, context c: InferenceContext) {
-        let layer = weights.layers[index], h = config.hiddenSize, ffn = config.intermediateSize, r = keep.count
+        let layer = weights.layers[index], h = config.hiddenSize, r = keep.count
         /// Copies rows `keep` of `source` (row stride h) into the first r rows of `destination`.
         func gather(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>) {
             for (slot, row) in keep.enumerated() { (destination + slot * h).update(from: source + row * h, count: h) }
@@ -33,19 +33,9 @@ extension PairRMModel {
 
         attendRows(keep, layer: index, tokens: t, context: c)  // → c.context rows 0..<r
 
-        // Attention output, residual LayerNorm, FFN, residual LayerNorm: r rows.
-        layer.attentionOutput.apply(c.context, rows: r, ldx: h, into: c.scratch, ldy: h, context: c)
+        // Attention output, residual LayerNorm, FFN, residual LayerNorm: r rows (residual: the kept input rows).
         gather(c.x, into: c.q)
-        layerNorm(c.scratch, residual: c.q, into: c.attention, rows: r, gain: layer.attentionNormGain,
-                  bias: layer.attentionNormBias, context: c)
-        let ffnInput = maskOutliers(c.attention, channels: layer.intermediate.outliers?.channels, rows: r, scratch: c.scratch,
-                                    threads: c.threads)
-        layer.intermediate.apply(ffnInput, rows: r, ldx: h, into: c.intermediate, ldy: ffn, context: c)
-        layer.intermediate.addOutlierTerms(c.attention, rows: r, ldx: h, into: c.intermediate, ldy: ffn, threads: c.threads)
-        gelu(c.intermediate, count: r * ffn, context: c)
-        layer.output.apply(c.intermediate, rows: r, ldx: ffn, into: c.scratch, ldy: h, context: c)
-        layerNorm(c.scratch, residual: c.attention, into: c.q, rows: r, gain: layer.outputNormGain,
-                  bias: layer.outputNormBias, context: c)
+        outputAndFeedForward(layer, rows: r, residual: c.q, into: c.q, context: c)
         for (slot, row) in keep.enumerated() { (c.x + row * h).update(from: c.q + slot * h, count: h) }
     }
 
