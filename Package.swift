@@ -8,6 +8,8 @@
 //   PairRMRuntime                           -- the encoder + PairRM head on the kernels (never imports the tokenizer)
 //   PairRM                                  -- the Swift API (compare, rank, best-of-n...) on tokenizer + runtime
 //   PairRMConverter (Tools/Converter)       -- published hub checkpoint -> .prm (uses the tokenizer's trie builder)
+//   PairRMStore                             -- --model resolution: paths, the hub cache, converted-model cache (no networking)
+//   PairRMHub                               -- the hub client (AsyncHTTPClient); only the CLI builds it
 //   CPairRM + PairRMC, pairrm (CLI)         -- the C ABI (pairrm.h, libpairrm) and the command line on top
 //   pairrm-bench (Tools/Bench)              -- latency / fidelity / reference checks
 import PackageDescription
@@ -21,12 +23,17 @@ let package = Package(
         .library(name: "PairRMTokenizer", targets: ["PairRMTokenizer"]),
         .library(name: "PairRMRuntime", targets: ["PairRMRuntime"]),
         .library(name: "PairRM", targets: ["PairRM"]),
+        .library(name: "PairRMStore", targets: ["PairRMStore"]),
+        .library(name: "PairRMHub", targets: ["PairRMHub"]),
         // The C ABI (Sources/CPairRM/include/pairrm.h). Built as libpairrm-c.so (the name
         // "pairrm" is taken by the CLI product); Tools/install.sh installs it as libpairrm.so.
         .library(name: "pairrm-c", type: .dynamic, targets: ["PairRMC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Networking for PairRMHub (and its loopback test server) only; the library products never build it.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
     ],
     targets: [
         .systemLibrary(
@@ -60,12 +67,30 @@ let package = Package(
             path: "Sources/PairRM"
         ),
         .target(
+            name: "PairRMStore",
+            dependencies: ["PairRMConverter", "PairRMFormat"],
+            path: "Sources/PairRMStore"
+        ),
+        .target(
+            name: "PairRMHub",
+            dependencies: [
+                "PairRMStore",
+                "PairRMFormat",
+                "PairRM",
+                "PairRMConverter",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/PairRMHub"
+        ),
+        .target(
             name: "CPairRM",
             path: "Sources/CPairRM"
         ),
         .target(
             name: "PairRMC",
-            dependencies: ["CPairRM", "PairRM", "PairRMFormat", "PairRMRuntime", "PairRMTokenizer"],
+            dependencies: ["CPairRM", "PairRM", "PairRMFormat", "PairRMRuntime", "PairRMTokenizer", "PairRMStore", "PairRMConverter"],
             path: "Sources/PairRMC"
         ),
         .target(
@@ -80,6 +105,8 @@ let package = Package(
                 "PairRMConverter",
                 "PairRM",
                 "PairRMTokenizer",
+                "PairRMStore",
+                "PairRMHub",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/pairrm"
@@ -117,6 +144,21 @@ let package = Package(
             name: "PairRMTests",
             dependencies: ["PairRM", "PairRMConverter", "PairRMFormat", "PairRMRuntime", "PairRMTokenizer"],
             path: "Tests/PairRMTests"
+        ),
+        .testTarget(
+            name: "PairRMHubTests",
+            dependencies: [
+                "PairRMHub",
+                "PairRMStore",
+                "PairRMConverter",
+                "PairRMFormat",
+                "PairRM",
+                "pairrm",   // built for the test that runs two `pairrm download` processes at once
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/PairRMHubTests"
         ),
         .testTarget(
             name: "PairRMConverterTests",

@@ -8,7 +8,9 @@ import Darwin
 import CPairRM
 import PairRM
 import PairRMFormat
+import PairRMConverter
 import PairRMRuntime
+import PairRMStore
 import PairRMTokenizer
 
 // MARK: - Library
@@ -117,6 +119,25 @@ public func pairrm_model_load_from_file(_ path: UnsafePointer<CChar>?, _ params:
         let settings = try LoadSettings(params)
         let model = try PairRMModel(path: path, options: settings.load)
         try publish(try settings.makeRanker(model), out_model)
+    }
+}
+
+@c @implementation
+public func pairrm_model_load(_ model: UnsafePointer<CChar>?, _ recipe: UnsafePointer<CChar>?,
+                              _ params: UnsafePointer<pairrm_model_params>?,
+                              _ out_model: UnsafeMutablePointer<OpaquePointer?>?) -> pairrm_status {
+    out_model?.pointee = nil
+    return guarded("pairrm_model_load") {
+        guard let out_model else { throw invalid("out_model: is NULL — pass the address of a pairrm_model *") }
+        let name = model == nil ? "" : try text(model, "model")
+        let recipeName = recipe == nil ? "q8" : try text(recipe, "recipe")
+        guard let weights = WeightsRecipe(rawValue: recipeName) else {
+            throw invalid("recipe: \"\(recipeName)\" is not one of \(WeightsRecipe.allCases.map(\.rawValue).joined(separator: ", ")) (NULL means q8)")
+        }
+        let settings = try LoadSettings(params)
+        let resolved = try ModelStore().resolve(name.isEmpty ? nil : name, recipe: weights)
+        let loaded = try PairRMModel(path: resolved.path, options: settings.load)
+        try publish(try settings.makeRanker(loaded), out_model)
     }
 }
 

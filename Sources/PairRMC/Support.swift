@@ -7,10 +7,12 @@ import Darwin
 import CPairRM
 import PairRM
 import PairRMFormat
+import PairRMConverter
 import PairRMRuntime
+import PairRMStore
 import PairRMTokenizer
 
-let libraryVersion = "1.0.0"
+let libraryVersion = PairRMVersion.string
 
 /// A failure with its C status code.
 struct CError: Error {
@@ -110,6 +112,10 @@ func describe(_ error: any Error) -> (pairrm_status, String) {
         return (code(Int32(error.kind == .badInput ? PAIRRM_ERR_INVALID_ARGUMENT : PAIRRM_ERR_INVALID_MODEL)), error.description)
     case let error as TokenizerError:
         return (code(Int32(error.kind == .invalidArgument ? PAIRRM_ERR_INVALID_ARGUMENT : PAIRRM_ERR_INVALID_MODEL)), error.description)
+    case let error as StoreError:
+        return (code(Int32(error.kind == .notACheckpoint ? PAIRRM_ERR_INVALID_MODEL : PAIRRM_ERR_IO)), error.description)
+    case let error as ConversionError:
+        return (code(Int32(PAIRRM_ERR_INVALID_MODEL)), error.description)
     case let error as BatchItemError:
         let (status, message) = describe(error.underlying)
         return (status, "item \(error.index): \(message)")
@@ -269,7 +275,7 @@ func readParams<T>(_ pointer: UnsafePointer<T>?, defaults: T, _ name: String) th
     }
     if size > known {
         for offset in known..<size where raw.load(fromByteOffset: offset, as: UInt8.self) != 0 {
-            throw invalid("\(name): a field at byte \(offset) is set but this library (ABI \(libraryVersion)) only knows \(known) bytes — upgrade libpairrm")
+            throw invalid("\(name): a field at byte \(offset) is set but this library (ABI \(PAIRRM_ABI_VERSION_MAJOR).\(PAIRRM_ABI_VERSION_MINOR).\(PAIRRM_ABI_VERSION_PATCH)) only knows \(known) bytes — upgrade libpairrm")
         }
     }
     var value = defaults

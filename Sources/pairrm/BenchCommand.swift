@@ -21,8 +21,11 @@ struct BenchCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The .prm model file (default: $PAIRRM_MODEL).", valueName: "FILE"))
+    @Option(name: .long, help: modelHelp)
     var model: String?
+
+    @Option(name: .long, help: recipeHelp)
+    var recipe: String = "q8"
 
     @Option(name: .long, help: "Worker threads inside each forward pass.")
     var threads: Int = 1
@@ -50,7 +53,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let ranker: PairRanker
-        do { ranker = try loadPairRanker(model: model, threads: threads) } catch let error as ValidationError { throw error } catch {
+        do { ranker = try loadPairRanker(model: model, recipe: recipe, threads: threads) } catch let error as ValidationError { throw error } catch {
             printError("error: \(error)")
             throw ExitCode(1)
         }

@@ -1,13 +1,15 @@
 import ArgumentParser
 import PairRMConverter
 import PairRMFormat
+import PairRMStore
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert a PairRM checkpoint directory (as published on the Hugging Face hub) into a .prm file.",
+        abstract: "Convert a PairRM checkpoint (a folder, or a hub id fetched first) into a .prm file.",
         discussion: """
-        The directory is a local copy of llm-blender/PairRM or llm-blender/PairRM-hf:
+        The checkpoint is a local copy of llm-blender/PairRM or llm-blender/PairRM-hf, or
+        a hub id (org/name[@revision]) found in the Hugging Face cache or fetched into it:
         config.json (RankerConfig or DebertaV2Config), spm.model, added_tokens.json,
         special_tokens_map.json, tokenizer_config.json and model.safetensors
         (F32/F16/BF16) or pytorch_model.bin. No Python is needed. Tensors are
@@ -31,6 +33,7 @@ struct ConvertCommand: ParsableCommand {
 
         Examples:
           pairrm convert ./PairRM -o pairrm-q8.prm
+          pairrm convert llm-blender/PairRM -o pairrm-q8.prm
           pairrm convert ./PairRM-hf -o pairrm-f32.prm --weights f32
           pairrm convert ./PairRM -o pairrm-q4.prm.zst --weights q4 --compress zstd:19
           pairrm convert ./PairRM -o pairrm-mixed.prm --weights q8a8 \\
@@ -38,7 +41,7 @@ struct ConvertCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Checkpoint directory (llm-blender/PairRM or llm-blender/PairRM-hf layout).")
+    @Argument(help: "Checkpoint folder (llm-blender/PairRM or llm-blender/PairRM-hf layout) or hub id.")
     var directory: String
 
     @Option(name: .shortAndLong, help: "Output .prm file.")
@@ -106,6 +109,7 @@ struct ConvertCommand: ParsableCommand {
         let bar = ProgressBar(label: "converting", unit: "MB", unitScale: 1e6)
         let quiet = self.quiet
         do {
+            let directory = try checkpointFolder()
             let report = try Converter.convert(directory: directory, output: output, options: options) { progress in
                 if !quiet {
                     bar.update(done: progress.sourceBytesDone, total: progress.sourceBytesTotal, detail: progress.tensorName,
@@ -128,6 +132,24 @@ struct ConvertCommand: ParsableCommand {
             bar.finish()
             printError("error: \(error)")
             throw ExitCode(1)
+        } catch let error as StoreError {
+            bar.finish()
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// The folder itself, or the hub cache's snapshot of a hub id (fetched when missing).
+    func checkpointFolder() throws -> String {
+        let environment = StoreEnvironment()
+        let locator = ModelLocator(environment: environment)
+        switch try locator.locate(directory) {
+        case .checkpoint(let folder, _): return folder
+        case .modelFile(let path):
+            throw ValidationError("\(path) is a file; convert takes a checkpoint folder or a hub id (a .prm file is already converted)")
+        case .hubNotCached(let id):
+            if environment.offline { throw locator.notCachedError(id, reason: "HF_HUB_OFFLINE is set") }
+            return try hubFetcher(environment: environment, quiet: quiet)(id).folder
         }
     }
 }

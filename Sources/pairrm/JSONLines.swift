@@ -8,8 +8,11 @@ import Darwin
 
 /// Options shared by the JSONL subcommands (compare, rank, best-of-n, compare-conversations).
 struct RankerArguments: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The .prm model file (default: $PAIRRM_MODEL).", valueName: "FILE"))
+    @Option(name: .long, help: modelHelp)
     var model: String?
+
+    @Option(name: .long, help: recipeHelp)
+    var recipe: String = "q8"
 
     @Option(name: .long, help: "Worker threads inside each forward pass.")
     var threads: Int = 1
@@ -31,18 +34,16 @@ struct RankerArguments: ParsableArguments {
     var keepSepLiterals = false
 
     func loadRanker() throws -> PairRanker {
-        try loadPairRanker(model: model, threads: threads, batchSize: batchSize, sourceMaxLength: sourceMaxLength,
+        try loadPairRanker(model: model, recipe: recipe, threads: threads, batchSize: batchSize, sourceMaxLength: sourceMaxLength,
                            candidateMaxLength: candidateMaxLength, rejectTruncation: truncation == .error,
                            replaceSeparatorLiterals: !keepSepLiterals)
     }
 }
 
-/// Loads the model named by `--model` or `PAIRRM_MODEL` with per-run options.
-func loadPairRanker(model: String?, threads: Int, batchSize: Int = 1, sourceMaxLength: Int? = nil, candidateMaxLength: Int? = nil,
-                    rejectTruncation: Bool = false, replaceSeparatorLiterals: Bool = true) throws -> PairRanker {
-    guard let path = model ?? getenv("PAIRRM_MODEL").map({ String(cString: $0) }), !path.isEmpty else {
-        throw ValidationError("no model: pass --model FILE or set PAIRRM_MODEL")
-    }
+/// Loads the model named by `--model`, else `PAIRRM_MODEL`, else the published PairRM, with per-run options.
+func loadPairRanker(model: String?, recipe: String = "q8", threads: Int, batchSize: Int = 1, sourceMaxLength: Int? = nil,
+                    candidateMaxLength: Int? = nil, rejectTruncation: Bool = false, replaceSeparatorLiterals: Bool = true) throws -> PairRanker {
+    let path = try resolveModelFile(model, recipe: recipe)
     do {
         let ranker = try PairRanker(path: path)
         var options = ranker.defaults

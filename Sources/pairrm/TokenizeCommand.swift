@@ -54,7 +54,7 @@ struct TokenizeCommand: ParsableCommand {
         case stop, skip
     }
 
-    @Option(help: "The .prm file (default: $PAIRRM_MODEL).")
+    @Option(help: modelHelp)
     var model: String?
 
     @Option(help: "Read this file instead of standard input.")
@@ -79,14 +79,19 @@ struct TokenizeCommand: ParsableCommand {
     var passes = 3
 
     func validate() throws {
-        if model == nil, getenv("PAIRRM_MODEL") == nil {
-            throw ValidationError("no model: pass --model FILE or set PAIRRM_MODEL")
-        }
         if passes < 1 { throw ValidationError("--passes must be at least 1") }
     }
 
     func run() throws {
-        let path = model ?? String(cString: getenv("PAIRRM_MODEL"))
+        let path: String
+        do {
+            path = try resolveModelFile(model)
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
         let openStart = monotonicSeconds()
         let file: ModelFile
         let tokenizer: Tokenizer

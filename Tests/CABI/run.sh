@@ -7,7 +7,8 @@
 #   4. 1-3 again under -fsanitize=address,undefined (long golden cases skipped for time)
 #   5. the Python ctypes test (Tools/python/test_pairrm_ctypes.py)
 #   6. with --install (or PAIRRM_CABI_INSTALL=1): Tools/install.sh into a temporary prefix (a
-#      release build with the static Swift runtime) and the golden test from `env -i`
+#      release build with the static Swift runtime) and the golden test, the Python binding and
+#      the installed `pairrm` command from `env -i`
 # Prints "N passed, M failed" (checks summed over all steps); exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -62,7 +63,7 @@ step() {
         p=$(sed -E 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$summary")
         f=$(sed -E 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$summary")
     else
-        p=0; f=0
+        p=$((status == 0 ? 1 : 0)); f=0   # a plain command: one check
     fi
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi  # crashed or sanitizer report
     total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
@@ -91,6 +92,10 @@ if [ "$install_test" = 1 ]; then
             step "installed, env -i, bad" env -i "$work/test_installed" bad "$model"
             step "installed, Python" env -i PATH=/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1 python3 Tools/python/test_pairrm_ctypes.py \
                 --lib "$prefix/lib/libpairrm.so" --model "$model"
+            # The installed command runs without a Swift toolchain and reports the one version.
+            expected_version=$(sed -n 's/.*public static let string = "\([^"]*\)".*/\1/p' Sources/PairRMFormat/Version.swift)
+            step "installed pairrm --version" test "$(env -i "$prefix/bin/pairrm" --version)" = "$expected_version"
+            step "installed pairrm rank" sh -c "echo '{\"prompt\":\"2+2?\",\"candidates\":[\"4\",\"5\"]}' | env -i \"$prefix/bin/pairrm\" rank --model \"$model\" | grep -q ranks"
         else
             step "installed (compile)" false
         fi

@@ -40,7 +40,7 @@ public struct ConversionReport: Sendable {
 /// one tensor at a time (the model is never held twice), refusing anything it cannot convert
 /// faithfully with an error that names the file and field.
 public enum Converter {
-    public static let version = "0.1.0"
+    public static let version = PairRMVersion.string
 
     public static func convert(directory: String, output: String, options: ConversionOptions = ConversionOptions(),
                                progress: ((ConversionProgress) -> Void)? = nil) throws -> ConversionReport {

@@ -1,7 +1,8 @@
 """ctypes binding of libpairrm (the PairRM-Swift C ABI, pairrm.h). Standard library only.
 
     import pairrm
-    model = pairrm.Model("pairrm-q8.prm")              # libpairrm found via $PAIRRM_LIBRARY,
+    model = pairrm.Model("llm-blender/PairRM")         # or a .prm file or checkpoint folder;
+                                                       # libpairrm found via $PAIRRM_LIBRARY,
     model.compare("prompt", "answer A", "answer B")    # ctypes.util.find_library or lib=...
     # -> Comparison(logit=0.73, verdict='a')
     model.rank("prompt", ["c1", "c2", "c3"])           # -> Ranking(scores=[...], ranks=[...])
@@ -87,6 +88,7 @@ def load_library(path=None):
             "pairrm_status_name": (c.c_char_p, [I32]),
             "pairrm_last_error": (c.c_char_p, []),
             "pairrm_model_default_params": (_ModelParams, []),
+            "pairrm_model_load": (I32, [c.c_char_p, c.c_char_p, c.POINTER(_ModelParams), c.POINTER(P)]),
             "pairrm_model_load_from_file": (I32, [c.c_char_p, c.POINTER(_ModelParams), c.POINTER(P)]),
             "pairrm_model_load_from_buffer": (I32, [c.c_char_p, S, c.POINTER(_ModelParams), c.POINTER(P)]),
             "pairrm_model_free": (I32, [P]),
@@ -138,12 +140,18 @@ def _mode(mode):
 class Model:
     """A loaded PairRM model (pairrm_model). Thread-safe; close() or `with` frees it.
 
+    `model` is a .prm file, a checkpoint folder or a hub id ("llm-blender/PairRM",
+    "org/name@revision") already in the Hugging Face cache (the library never uses the
+    network: fetch with `pairrm download` or huggingface_hub first); None means
+    $PAIRRM_MODEL, else llm-blender/PairRM. A checkpoint is converted once with `recipe`
+    (default "q8") and cached. `data` loads a .prm container from bytes instead.
+
     Options (all optional) are pairrm_model_params fields: threads, batch_size,
     source_max_length, candidate_max_length, replace_separator_literals, reject_truncation,
     verify_tensors, max_pooled_contexts.
     """
 
-    def __init__(self, path=None, *, data=None, lib=None, **options):
+    def __init__(self, model=None, *, data=None, recipe=None, lib=None, **options):
         self._lib = load_library(lib)
         params = self._lib.pairrm_model_default_params()
         for key, value in options.items():
@@ -151,10 +159,12 @@ class Model:
                 raise TypeError("unknown option %r" % key)
             setattr(params, key, int(value))
         handle = ctypes.c_void_p()
-        if (path is None) == (data is None):
-            raise TypeError("pass exactly one of path or data")
-        if path is not None:
-            _check(self._lib.pairrm_model_load_from_file(_text(os.fspath(path), "path"), ctypes.byref(params), ctypes.byref(handle)))
+        if data is None:
+            name = None if model is None else _text(os.fspath(model), "model")
+            recipe_text = None if recipe is None else _text(recipe, "recipe")
+            _check(self._lib.pairrm_model_load(name, recipe_text, ctypes.byref(params), ctypes.byref(handle)))
+        elif model is not None:
+            raise TypeError("pass model or data, not both")
         else:
             data = bytes(data)  # the library copies it (buffer_no_copy = 0)
             _check(self._lib.pairrm_model_load_from_buffer(data, len(data), ctypes.byref(params), ctypes.byref(handle)))

@@ -137,6 +137,40 @@ class CTypesTests(unittest.TestCase):
         # the raw double free is detected by the library itself
         self.assertEqual(pairrm._lib.pairrm_model_free(handle), 4)
 
+    def test_load_by_name(self):
+        """Model() takes a checkpoint folder or a cached hub id (pairrm_model_load); the library
+        converts a checkpoint once into $PAIRRM_CACHE and never uses the network."""
+        import tempfile
+        root = os.path.dirname(os.path.dirname(HERE))
+        checkpoint = os.path.join(root, "Tests/Fixtures/checkpoints/tiny-pairrm-hf")
+        saved = {k: os.environ.get(k) for k in ("PAIRRM_CACHE", "HF_HUB_CACHE", "PAIRRM_MODEL", "TRANSFORMERS_CACHE")}
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                os.environ["PAIRRM_CACHE"] = os.path.join(tmp, "pairrm")
+                os.environ["HF_HUB_CACHE"] = os.path.join(tmp, "hub")
+                os.environ.pop("TRANSFORMERS_CACHE", None)
+                os.environ.pop("PAIRRM_MODEL", None)
+                c = self.golden["compare"][0]
+                with pairrm.Model(checkpoint, recipe="f32") as m:
+                    self.assertAlmostEqual(m.compare(c["prompt"], c["a"], c["b"]).logit, c["logit_both"], delta=TOL)
+                converted = [f for _, _, files in os.walk(os.path.join(tmp, "pairrm")) for f in files if f.endswith(".prm")]
+                self.assertEqual(len(converted), 1)
+                with pairrm.Model(checkpoint, recipe="f32"):
+                    pass  # the cached file is reused
+                with self.assertRaises(pairrm.PairRMError) as e:
+                    pairrm.Model("org/never-fetched")
+                self.assertEqual(e.exception.name, "PAIRRM_ERR_IO")
+                self.assertIn("pairrm download org/never-fetched", str(e.exception))
+                with self.assertRaises(pairrm.PairRMError) as e:
+                    pairrm.Model(checkpoint, recipe="q7")
+                self.assertEqual(e.exception.name, "PAIRRM_ERR_INVALID_ARGUMENT")
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+
     def test_reward_function(self):
         c = self.golden["rank"][3]
         scores = self.model.rewards(c["prompt"], c["candidates"])

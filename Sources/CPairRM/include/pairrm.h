@@ -59,7 +59,7 @@ extern "C" {
 /* ABI version of this header. MAJOR changes break binary compatibility;
  * MINOR adds functions or trailing struct fields; PATCH fixes behaviour. */
 #define PAIRRM_ABI_VERSION_MAJOR 1
-#define PAIRRM_ABI_VERSION_MINOR 0
+#define PAIRRM_ABI_VERSION_MINOR 1
 #define PAIRRM_ABI_VERSION_PATCH 0
 #define PAIRRM_ABI_VERSION \
     ((PAIRRM_ABI_VERSION_MAJOR << 16) | (PAIRRM_ABI_VERSION_MINOR << 8) | PAIRRM_ABI_VERSION_PATCH)
@@ -187,6 +187,22 @@ PAIRRM_API const char *pairrm_last_error(void);
  * rewrite on, truncation allowed, no tensor verification, 16 pooled contexts, copy).
  * Thread-safe: yes. */
 PAIRRM_API pairrm_model_params pairrm_model_default_params(void);
+
+/* Loads a model by what users call it (ABI 1.1): a .prm file; a checkpoint folder
+ * in the published llm-blender/PairRM(-hf) layout; or a hub id "org/name" or
+ * "org/name@revision" found in the Hugging Face cache ($HF_HUB_CACHE, else
+ * $HF_HOME/hub, else ~/.cache/huggingface/hub) or LLM-Blender's download folder.
+ * model NULL or "" means $PAIRRM_MODEL, else "llm-blender/PairRM". A checkpoint is
+ * converted with `recipe` ("q8" when NULL; also "q8a8", "q4", "f16", "f32") on
+ * first use and the result cached in $PAIRRM_CACHE (else $XDG_CACHE_HOME/pairrm,
+ * else ~/.cache/pairrm), so later loads map the cached file. The library never
+ * uses the network: a hub id that is not cached fails with PAIRRM_ERR_IO and a
+ * message saying how to fetch it (`pairrm download org/name`). The first load of
+ * a checkpoint takes as long as a conversion (about a minute for PairRM).
+ * Thread-safe: yes (two processes or threads converting the same checkpoint
+ * convert it once). */
+PAIRRM_API pairrm_status pairrm_model_load(const char *model, const char *recipe, const pairrm_model_params *params,
+                                           pairrm_model **out_model);
 
 /* Loads a .prm file (memory-mapped). params may be NULL (defaults).
  * On success *out_model is a new handle; on failure it is set to NULL
