@@ -17,8 +17,11 @@ struct InspectCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The .prm file.")
+    @Argument(help: "The .prm file, or a checkpoint folder or hub id (its cached conversion; see --recipe).")
     var model: String
+
+    @Option(name: .long, help: recipeHelp)
+    var recipe: String = "q8"
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
@@ -29,8 +32,10 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         let file: ModelFile
         do {
-            file = try ModelFile(path: model)
-        } catch let error as FormatError {
+            file = try ModelFile(path: try resolveModelFile(model, recipe: recipe))
+        } catch let error as ValidationError {
+            throw error
+        } catch {
             printError("error: \(error)")
             throw ExitCode(1)
         }

@@ -14,8 +14,11 @@ struct VerifyCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The .prm file.")
+    @Argument(help: "The .prm file, or a checkpoint folder or hub id (its cached conversion; see --recipe).")
     var model: String
+
+    @Option(name: .long, help: recipeHelp)
+    var recipe: String = "q8"
 
     @Flag(name: .shortAndLong, help: "Print only failures.")
     var quiet = false
@@ -23,8 +26,10 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let file: ModelFile
         do {
-            file = try ModelFile(path: model)
-        } catch let error as FormatError {
+            file = try ModelFile(path: try resolveModelFile(model, recipe: recipe))
+        } catch let error as ValidationError {
+            throw error
+        } catch {
             printError("FAILED: \(error)")
             throw ExitCode(1)
         }
