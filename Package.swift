@@ -7,27 +7,30 @@
 //   PairRMTokenizer                         -- DeBERTa-v3 unigram tokenizer over the container's vocabulary
 //   PairRMRuntime                           -- the encoder + PairRM head on the kernels (never imports the tokenizer)
 //   PairRM                                  -- the Swift API (compare, rank, best-of-n...) on tokenizer + runtime
-//   PairRMConverter (Tools/Converter)       -- published hub checkpoint -> .prm (uses the tokenizer's trie builder)
+//   PairRMProtocol                          -- the JSON request/response lines the CLI (and a server) speak, on the API
+//   PairRMConverter                         -- published hub checkpoint -> .prm (uses the tokenizer's trie builder)
 //   PairRMStore                             -- --model resolution: paths, the hub cache, converted-model cache (no networking)
 //   PairRMHub                               -- the hub client (AsyncHTTPClient); only the CLI builds it
-//   CPairRM + PairRMC, pairrm (CLI)         -- the C ABI (pairrm.h, libpairrm) and the command line on top
+//   PairRMCABIHeader + PairRMCABI           -- the C ABI: pairrm.h, and its Swift implementation (libpairrm)
+//   PairRMCLI (the `pairrm` command)        -- the command line, on top of everything above
 //   pairrm-bench (Tools/Bench)              -- latency / fidelity / reference checks
 import PackageDescription
 
 let package = Package(
     name: "PairRM",
     products: [
-        .executable(name: "pairrm", targets: ["pairrm"]),
+        .executable(name: "pairrm", targets: ["PairRMCLI"]),
         .library(name: "PairRMFormat", targets: ["PairRMFormat"]),
         .library(name: "PairRMConverter", targets: ["PairRMConverter"]),
         .library(name: "PairRMTokenizer", targets: ["PairRMTokenizer"]),
         .library(name: "PairRMRuntime", targets: ["PairRMRuntime"]),
         .library(name: "PairRM", targets: ["PairRM"]),
+        .library(name: "PairRMProtocol", targets: ["PairRMProtocol"]),
         .library(name: "PairRMStore", targets: ["PairRMStore"]),
         .library(name: "PairRMHub", targets: ["PairRMHub"]),
-        // The C ABI (Sources/CPairRM/include/pairrm.h). Built as libpairrm-c.so (the name
+        // The C ABI (Sources/PairRMCABIHeader/include/pairrm.h). Built as libPairRMCABI.so (the name
         // "pairrm" is taken by the CLI product); Tools/install.sh installs it as libpairrm.so.
-        .library(name: "pairrm-c", type: .dynamic, targets: ["PairRMC"]),
+        .library(name: "PairRMCABI", type: .dynamic, targets: ["PairRMCABI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -67,6 +70,11 @@ let package = Package(
             path: "Sources/PairRM"
         ),
         .target(
+            name: "PairRMProtocol",
+            dependencies: ["PairRM", "PairRMTokenizer"],
+            path: "Sources/PairRMProtocol"
+        ),
+        .target(
             name: "PairRMStore",
             dependencies: ["PairRMConverter", "PairRMFormat"],
             path: "Sources/PairRMStore"
@@ -85,75 +93,90 @@ let package = Package(
             path: "Sources/PairRMHub"
         ),
         .target(
-            name: "CPairRM",
-            path: "Sources/CPairRM"
+            name: "PairRMCABIHeader",
+            path: "Sources/PairRMCABIHeader"
         ),
         .target(
-            name: "PairRMC",
-            dependencies: ["CPairRM", "PairRM", "PairRMFormat", "PairRMRuntime", "PairRMTokenizer", "PairRMStore", "PairRMConverter"],
-            path: "Sources/PairRMC"
+            name: "PairRMCABI",
+            dependencies: ["PairRMCABIHeader", "PairRM", "PairRMFormat", "PairRMRuntime", "PairRMTokenizer", "PairRMStore", "PairRMConverter"],
+            path: "Sources/PairRMCABI"
         ),
         .target(
             name: "PairRMConverter",
             dependencies: ["PairRMFormat", "PairRMKernels", "PairRMTokenizer"],
-            path: "Tools/Converter"
+            path: "Sources/PairRMConverter"
         ),
         .executableTarget(
-            name: "pairrm",
+            name: "PairRMCLI",
             dependencies: [
                 "PairRMFormat",
                 "PairRMConverter",
                 "PairRM",
                 "PairRMTokenizer",
+                "PairRMRuntime",
+                "PairRMProtocol",
                 "PairRMStore",
                 "PairRMHub",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Sources/pairrm"
+            path: "Sources/PairRMCLI"
         ),
         .executableTarget(
             name: "pairrm-bench",
             dependencies: [
                 "PairRMRuntime",
                 "PairRMFormat",
+                "PairRMKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/Bench"
+        ),
+        // Fixture paths, converted tiny models and typed fixture JSON, shared by the test targets.
+        .target(
+            name: "PairRMTestSupport",
+            dependencies: ["PairRMConverter"],
+            path: "Tests/PairRMTestSupport"
         ),
         .testTarget(
             name: "PairRMFormatTests",
             dependencies: ["PairRMFormat"],
             path: "Tests/PairRMFormatTests"
         ),
+        // Tools/kernels/kernel_selftest.c as a library, so XCTest runs the same checks as the scripts.
+        .target(
+            name: "PairRMKernelSelfTest",
+            dependencies: ["PairRMKernels"],
+            path: "Tests/PairRMKernelSelfTest"
+        ),
         .testTarget(
             name: "PairRMKernelsTests",
-            dependencies: ["PairRMKernels"],
+            dependencies: ["PairRMKernels", "PairRMKernelSelfTest"],
             path: "Tests/PairRMKernelsTests"
         ),
         .testTarget(
             name: "PairRMRuntimeTests",
-            dependencies: ["PairRMRuntime", "PairRMFormat", "PairRMConverter"],
+            dependencies: ["PairRMTestSupport", "PairRMRuntime", "PairRMFormat", "PairRMConverter", "PairRMKernels"],
             path: "Tests/PairRMRuntimeTests"
         ),
         .testTarget(
             name: "PairRMTokenizerTests",
-            dependencies: ["PairRMTokenizer", "PairRMFormat", "PairRMConverter"],
+            dependencies: ["PairRMTestSupport", "PairRMTokenizer", "PairRMFormat", "PairRMConverter"],
             path: "Tests/PairRMTokenizerTests"
         ),
         .testTarget(
             name: "PairRMTests",
-            dependencies: ["PairRM", "PairRMConverter", "PairRMFormat", "PairRMRuntime", "PairRMTokenizer"],
+            dependencies: ["PairRMTestSupport", "PairRM", "PairRMProtocol", "PairRMConverter", "PairRMFormat", "PairRMRuntime", "PairRMTokenizer"],
             path: "Tests/PairRMTests"
         ),
         .testTarget(
             name: "PairRMHubTests",
-            dependencies: [
+            dependencies: ["PairRMTestSupport", 
                 "PairRMHub",
                 "PairRMStore",
                 "PairRMConverter",
                 "PairRMFormat",
                 "PairRM",
-                "pairrm",   // built for the test that runs two `pairrm download` processes at once
+                "PairRMCLI",   // the `pairrm` binary, for the test that runs two `pairrm download` processes at once
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -162,7 +185,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PairRMConverterTests",
-            dependencies: ["PairRMConverter", "PairRMFormat"],
+            dependencies: ["PairRMTestSupport", "PairRMConverter", "PairRMFormat"],
             path: "Tests/PairRMConverterTests"
         ),
     ]

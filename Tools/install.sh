@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds the pairrm command and libpairrm (the C ABI, Sources/CPairRM/include/pairrm.h) in
+# Builds the pairrm command and libpairrm (the C ABI, Sources/PairRMCABIHeader/include/pairrm.h) in
 # release mode and installs them:
 #   PREFIX/bin/pairrm, PREFIX/lib/libpairrm.so.1 (+ libpairrm.so symlink),
-#   PREFIX/include/pairrm.h, PREFIX/lib/pkgconfig/pairrm.pc
+#   PREFIX/include/pairrm.h, PREFIX/lib/pkgconfig/pairrm.pc, PREFIX/share/pairrm/python/pairrm/ (Python)
 #
 # usage: Tools/install.sh --prefix DIR [--scratch-path DIR] [--no-build] [--no-cli]
 #
@@ -34,7 +34,7 @@ done
 mkdir -p "$prefix"
 prefix="$(cd "$prefix" && pwd)"
 
-header=Sources/CPairRM/include/pairrm.h
+header=Sources/PairRMCABIHeader/include/pairrm.h
 major=$(sed -n 's/^#define PAIRRM_ABI_VERSION_MAJOR \([0-9]*\).*/\1/p' "$header")
 minor=$(sed -n 's/^#define PAIRRM_ABI_VERSION_MINOR \([0-9]*\).*/\1/p' "$header")
 patch=$(sed -n 's/^#define PAIRRM_ABI_VERSION_PATCH \([0-9]*\).*/\1/p' "$header")
@@ -46,8 +46,8 @@ version=$(sed -n 's/.*public static let string = "\([^"]*\)".*/\1/p' Sources/Pai
 if [ "$build" = 1 ]; then
     # -static-stdlib: the Swift runtime goes into the .so (SwiftPM applies --static-swift-stdlib
     # to executables only, so it is passed to swiftc directly). -soname: the product file is
-    # libpairrm-c.so (the product name "pairrm" belongs to the CLI); programs record the soname.
-    swift build -c release --scratch-path "$scratch" --product pairrm-c \
+    # libPairRMCABI.so (the product name "pairrm" belongs to the CLI); programs record the soname.
+    swift build -c release --scratch-path "$scratch" --product PairRMCABI \
         -Xswiftc -static-stdlib -Xlinker -soname -Xlinker "$soname" \
         -Xlinker --version-script -Xlinker "$PWD/Tools/libpairrm.map"
     if [ "$cli" = 1 ]; then
@@ -55,7 +55,7 @@ if [ "$build" = 1 ]; then
         swift build -c release --scratch-path "$scratch" --product pairrm --static-swift-stdlib
     fi
 fi
-built="$scratch/release/libpairrm-c.so"
+built="$scratch/release/libPairRMCABI.so"
 [ -f "$built" ] || { echo "install.sh: $built not found (build first, or drop --no-build)" >&2; exit 1; }
 
 install -d "$prefix/lib/pkgconfig" "$prefix/include" "$prefix/bin"
@@ -65,8 +65,10 @@ ln -sf "libpairrm.so.$abi" "$prefix/lib/$soname"
 ln -sf "$soname" "$prefix/lib/libpairrm.so"
 install -m 0644 "$header" "$prefix/include/pairrm.h"
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" Tools/pairrm.pc.in > "$prefix/lib/pkgconfig/pairrm.pc"
-install -d "$prefix/share/pairrm/python"
-install -m 0644 Tools/python/pairrm.py "$prefix/share/pairrm/python/pairrm.py"
+# The Python binding package (Tools/python/binding/pairrm): PYTHONPATH=PREFIX/share/pairrm/python.
+install -d "$prefix/share/pairrm/python/pairrm"
+install -m 0644 Tools/python/binding/pairrm/__init__.py Tools/python/binding/pairrm/py.typed "$prefix/share/pairrm/python/pairrm/"
+rm -f "$prefix/share/pairrm/python/pairrm.py"   # the single-file module of earlier installs
 
 if [ "$cli" = 1 ]; then
     cli_built="$scratch/release/pairrm"

@@ -1,4 +1,4 @@
-/// LLM-Blender's score and rank arithmetic, reproduced bit for bit (pairrm-spec.md §4.3, §5.4).
+/// LLM-Blender's score and rank arithmetic, reproduced bit for bit (Formats/pairrm-model.md §4.3, §4.4).
 public enum Aggregation {
     /// `get_scores_from_cmps(M, "max_logits")`: `score_i = mean_j(M[i][j] − M[j][i])` in float32,
     /// summed in NumPy's pairwise order and divided by n (the zero diagonal term included).

@@ -13,7 +13,7 @@ public struct Turn: Sendable, Equatable, Hashable {
     public static func assistant(_ content: String) -> Turn { Turn(role: "ASSISTANT", content: content) }
 }
 
-/// The `compare_conversations` template applied to two conversations (pairrm-spec.md §2.5).
+/// The `compare_conversations` template applied to two conversations (Formats/pairrm-model.md §2.5).
 public struct ConversationPair: Sendable, Equatable {
     /// Blender's fixed instruction, typo ("coversation") included.
     public static let instruction = "Finish the following coversation in each i-th turn by filling in <Response i> with your response."
@@ -65,7 +65,8 @@ public struct ConversationPair: Sendable, Equatable {
 }
 
 extension PairRanker {
-    /// Blender's `compare_conversations([a], [b], mode:)`: the §2.5 template, then `compare`.
+    /// Blender's `compare_conversations([a], [b], mode:)`: the template of Formats/pairrm-model.md
+    /// §2.5, then `compare`.
     public func compareConversations(_ a: [Turn], _ b: [Turn], mode: CompareMode = .both,
                                      options: RankerOptions? = nil) throws -> Comparison {
         let pair = try ConversationPair(a, b)

@@ -3,7 +3,7 @@ public struct PairRMError: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: String, Sendable {
         /// An argument is outside what the call accepts (empty candidate list, bad permutation...).
         case invalidArgument
-        /// A conversation breaks the `compare_conversations` rules (pairrm-spec.md §2.5).
+        /// A conversation breaks the `compare_conversations` rules (Formats/pairrm-model.md §2.5).
         case invalidConversation
         /// A text is longer than its token budget and the options ask to reject rather than truncate.
         case inputTooLong

@@ -11,7 +11,7 @@ public struct RankerOptions: Sendable {
     /// calls spread their independent pairs over these; batched calls spread their items.
     /// Results never depend on it (unlike LLM-Blender, whose candidate cap depends on the
     /// longest source of a DataLoader batch: we always use the per-example cap of
-    /// pairrm-spec.md §2.3, which equals Blender with `batch_size=1`).
+    /// Formats/pairrm-model.md §2.3, which equals Blender with `batch_size=1`).
     public var batchSize: Int
     /// Token budget of `[CLS] <|source|> instruction+prompt [SEP]` (PairRM: 1224).
     public var sourceMaxLength: Int
@@ -19,7 +19,7 @@ public struct RankerOptions: Sendable {
     /// candidate gets `(sourceMaxLength + 2·candidateMaxLength − Ls) / 2` tokens.
     public var candidateMaxLength: Int
     /// Blender's collator replaces every literal `"[SEP]"` in the source and the candidates
-    /// with `" "` before tokenizing (pairrm-spec.md §2.4 step 2). On by default (parity); off
+    /// with `" "` before tokenizing (Formats/pairrm-model.md §2.4 step 2). On by default (parity); off
     /// gives the HF-wrapper behaviour (`[SEP]` becomes separator id 2).
     public var replaceSeparatorLiterals: Bool
     /// Throw `PairRMError.inputTooLong` instead of truncating a text that exceeds its budget
@@ -68,9 +68,9 @@ public struct RankerOptions: Sendable {
 /// a context (allocated on first need for its thread count, then reused: no per-call
 /// allocation of the large buffers in steady state) and returns it to the pool.
 ///
-/// Semantics follow `llm_blender.Blender` with PairRM on CPU in float32 (pairrm-spec.md §4),
+/// Semantics follow `llm_blender.Blender` with PairRM on CPU in float32 (Formats/pairrm-model.md §4),
 /// checked by `Tests/PairRMTests/ParityTests.swift` against fixtures made by LLM-Blender's own
-/// code (`Tools/python/parity/make_parity.py`). `L(x, a, b)` below is the model's logit for
+/// code (`Tools/python/pairrm_reference/parity/make_parity.py`). `L(x, a, b)` below is the model's logit for
 /// source `x` with `a` as candidate 1 (left) and `b` as candidate 2 (right); > 0 means the
 /// model prefers the left one.
 public final class PairRanker: Sendable {
@@ -90,13 +90,19 @@ public final class PairRanker: Sendable {
         self.model = model
         let metadata = model.file.metadata
         tokenizer = try Tokenizer(vocabulary: model.file.vocabulary, settings: TokenizerSettings(metadata: metadata))
-        var defaults = options ?? RankerOptions()
-        if options == nil {
-            if let value = metadata.int("pairrm.source_max_length") { defaults.sourceMaxLength = Int(value) }
-            if let value = metadata.int("pairrm.candidate_max_length") { defaults.candidateMaxLength = Int(value) }
-        }
-        self.defaults = try defaults.validated()
+        self.defaults = try (options ?? PairRanker.defaultOptions(for: model)).validated()
         pool = ContextPool(model: model, limit: maxPooledContexts)
+    }
+
+    /// The options a model runs with unless told otherwise: `RankerOptions()`'s, with the token
+    /// budgets the file records (`pairrm.source_max_length`, `pairrm.candidate_max_length`). The
+    /// one place where "metadata unless overridden" is decided; callers change fields of it.
+    public static func defaultOptions(for model: PairRMModel) -> RankerOptions {
+        var options = RankerOptions()
+        let metadata = model.file.metadata
+        if let value = metadata.int(MetadataKey.pairrmSourceMaxLength) { options.sourceMaxLength = Int(value) }
+        if let value = metadata.int(MetadataKey.pairrmCandidateMaxLength) { options.candidateMaxLength = Int(value) }
+        return options
     }
 
     func resolve(_ options: RankerOptions?) throws -> RankerOptions {
@@ -111,7 +117,7 @@ public final class PairRanker: Sendable {
 
 /// One source with its candidate segments tokenized once; any ordered pair is then assembled
 /// by concatenation (the candidate cap depends only on the source length, and the candidate
-/// text after `<|candidate1|>` / `<|candidate2|>` tokenizes identically, pairrm-spec.md §2.1).
+/// text after `<|candidate1|>` / `<|candidate2|>` tokenizes identically, Formats/pairrm-model.md §2.1).
 struct PreparedInput {
     var source: [Int32]
     /// `[CLS] <|candidate1|> … [SEP]` per candidate.
@@ -154,63 +160,36 @@ extension PairRanker {
         return changed ? String(decoding: out, as: UTF8.self) : text
     }
 
-    /// Tokenizes `instruction + prompt` (no separator, as Blender's `RankerDataset`) and each
-    /// distinct candidate once.
+    /// Tokenizes `instruction + prompt` (no separator, as Blender's `RankerDataset`) once and each
+    /// distinct candidate once; every pair is then assembled from these parts (`PreparedInput.pair`).
+    /// With `rejectTruncation`, the untruncated part lengths are checked against the budgets.
     func prepare(prompt: String, instruction: String, candidates: [String], options: RankerOptions) throws -> PreparedInput {
         let fix = options.replaceSeparatorLiterals ? Self.replacingSeparators : { $0 }
-        let source = fix(instruction + prompt)
+        let sourceContent = try tokenizer.encodePart(prefix: "<|source|>", text: fix(instruction + prompt))
+        if options.rejectTruncation, sourceContent.count + 2 > options.sourceMaxLength {
+            throw PairRMError(.inputTooLong, field: "prompt",
+                              problem: "instruction + prompt is \(sourceContent.count + 2) tokens; the source budget is \(options.sourceMaxLength)",
+                              fix: "shorten it, raise sourceMaxLength (keeping sourceMaxLength + 2 × candidateMaxLength ≤ 2048), or allow truncation")
+        }
+        let sourceIDs = tokenizer.sourcePart(sourceContent, sourceMaxLength: options.sourceMaxLength)
+        let cap = tokenizer.candidateCap(sourcePartLength: sourceIDs.count, sourceMaxLength: options.sourceMaxLength,
+                                         candidateMaxLength: options.candidateMaxLength)
         var segments: [[Int32]] = []
         var seen: [String: Int] = [:]
-        var sourceIDs: [Int32] = []
-        var ids1: Int32 = 0, ids2: Int32 = 0
-        func encode(_ candidate: String) throws -> PairEncoding {
-            try tokenizer.encodePair(source: source, candidateA: candidate, candidateB: "",
-                                     sourceMaxLength: options.sourceMaxLength, candidateMaxLength: options.candidateMaxLength)
-        }
         for (index, raw) in candidates.enumerated() {
             if let earlier = seen[raw] { segments.append(segments[earlier]); continue }
-            let encoding = try encode(fix(raw))
-            let sourceEnd = encoding.candidateAPosition - 1, candidateEnd = encoding.candidateBPosition - 1
-            if sourceIDs.isEmpty {
-                sourceIDs = Array(encoding.ids[0..<sourceEnd])
-                ids1 = encoding.ids[encoding.candidateAPosition]
-                ids2 = encoding.ids[encoding.candidateBPosition]
-            }
-            segments.append(Array(encoding.ids[sourceEnd..<candidateEnd]))
-            seen[raw] = index
-        }
-        if sourceIDs.isEmpty {  // no candidates: still report the source (callers reject n = 0 earlier)
-            let encoding = try encode("")
-            sourceIDs = Array(encoding.ids[0..<(encoding.candidateAPosition - 1)])
-        }
-        if options.rejectTruncation {
-            try checkTruncation(source: source, candidates: candidates.map(fix), sourceIDs: sourceIDs, segments: segments, options: options)
-        }
-        return PreparedInput(source: sourceIDs, candidates: segments,
-                             candidate1ID: ids1 != 0 ? ids1 : model.config.candidate1PrefixID,
-                             candidate2ID: ids2 != 0 ? ids2 : model.config.candidate2PrefixID)
-    }
-
-    /// Exact: re-encodes each part without limits and compares lengths with the budget.
-    private func checkTruncation(source: String, candidates: [String], sourceIDs: [Int32], segments: [[Int32]], options: RankerOptions) throws {
-        let unlimited = 1 << 28
-        let cap = (options.sourceMaxLength + 2 * options.candidateMaxLength - sourceIDs.count) / 2
-        for (index, candidate) in (candidates.isEmpty ? [""] : candidates).enumerated() {
-            let full = try tokenizer.encodePair(source: source, candidateA: candidate, candidateB: "",
-                                                sourceMaxLength: unlimited, candidateMaxLength: unlimited)
-            let sourceLength = full.candidateAPosition - 1
-            if sourceLength > options.sourceMaxLength {
-                throw PairRMError(.inputTooLong, field: "prompt",
-                                  problem: "instruction + prompt is \(sourceLength) tokens; the source budget is \(options.sourceMaxLength)",
-                                  fix: "shorten it, raise sourceMaxLength (keeping sourceMaxLength + 2 × candidateMaxLength ≤ 2048), or allow truncation")
-            }
-            let length = full.candidateBPosition - 1 - sourceLength
-            if !candidates.isEmpty, length > cap {
+            let content = try tokenizer.encodePart(prefix: "<|candidate1|>", text: fix(raw))
+            if options.rejectTruncation, content.count + 2 > cap {
                 throw PairRMError(.inputTooLong, field: "candidates[\(index)]",
-                                  problem: "\(length) tokens; this source leaves each candidate \(cap)",
+                                  problem: "\(content.count + 2) tokens; this source leaves each candidate \(cap)",
                                   fix: "shorten it or allow truncation (Blender keeps its first \(cap - 2) tokens)")
             }
+            segments.append(tokenizer.candidatePart(content, cap: cap))
+            seen[raw] = index
         }
+        return PreparedInput(source: sourceIDs, candidates: segments,
+                             candidate1ID: segments.first?[1] ?? model.config.candidate1PrefixID,
+                             candidate2ID: model.config.candidate2PrefixID)
     }
 
     /// Logits of ordered pairs `(left, right)` of one prepared input, spread over

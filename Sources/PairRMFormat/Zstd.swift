@@ -24,6 +24,22 @@ public enum Zstd {
         return output
     }
 
+    /// Decodes one complete zstd frame that states its content size (as the `zstd` command
+    /// writes them), refusing frames that claim more than `maxSize` bytes.
+    public static func decompressFrame(_ input: [UInt8], maxSize: Int = 1 << 30, file: String) throws -> [UInt8] {
+        let claimed = input.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+        guard claimed < UInt64(maxSize) else {
+            throw FormatError(.decompression, file: file, field: "(zstd frame)",
+                              problem: claimed >= UInt64.max - 1 ? "not a zstd frame with a stated content size" : "the frame claims \(claimed) bytes, over the \(maxSize) allowed",
+                              fix: "compress the file with the zstd command (which records the size)")
+        }
+        var output = [UInt8](repeating: 0, count: Int(claimed))
+        try input.withUnsafeBytes { source in
+            try output.withUnsafeMutableBytes { try decompress(source, into: $0, file: file, field: "(zstd frame)") }
+        }
+        return output
+    }
+
     /// Decodes one complete zstd frame of exactly `expectedSize` bytes into `destination`.
     public static func decompress(_ input: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
                                   file: String, field: String) throws {

@@ -1,4 +1,5 @@
-// The dispatch table every ISA variant fills in (internal to the kernels target).
+// The dispatch table every ISA variant fills in (internal to the kernels target). The helpers the
+// variants share are in internal/kernel_common.h.
 #ifndef PAIRRM_KERNEL_TABLE_H
 #define PAIRRM_KERNEL_TABLE_H
 
@@ -20,15 +21,6 @@ typedef struct prm_kernel_table {
     void (*softmax_rows)(float *, int64_t, int64_t, int64_t);
     void (*f16_to_f32)(const uint16_t *, float *, int64_t);
 } prm_kernel_table;
-
-// levels / maximum, the multiplier of a row's activation quantizer, or 0 when the row is all zero
-// or its largest |x| is so small (< ~1e-34 for int16) that the quotient overflows to infinity:
-// 0 · inf would be NaN and NaN → integer is undefined, so such a row quantizes to zeros. Shared by
-// every variant, so they still agree bit for bit.
-static inline float prm_quantization_inverse(float maximum, float levels) {
-    float inverse = maximum > 0 ? levels / maximum : 0.0f;
-    return inverse <= 3.40282347e+38f ? inverse : 0.0f;
-}
 
 // The table of `isa` (generic entries where the variant has none), built whether or not the CPU
 // supports it: dispatch uses it after checking prm_isa_supported, and Tools/kernels/kernel_selftest.c

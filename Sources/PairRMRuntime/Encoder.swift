@@ -110,7 +110,7 @@ extension PairRMModel {
         return (lowRow, rowCount, query, key)
     }
 
-    /// Disentangled self-attention (pairrm-spec §3.5), one head at a time per worker, never the
+    /// Disentangled self-attention (Formats/pairrm-model.md §3.5), one head at a time per worker, never the
     /// whole heads × T × T score tensor.
     private func attend(layer: Int, tokens t: Int, context c: InferenceContext) {
         let config = self.config, h = config.hiddenSize, d = config.headSize

@@ -27,22 +27,22 @@ public struct ModelConfig: Sendable, Equatable {
             }
             return Int(value)
         }
-        guard metadata.string("general.architecture") == "pairrm-deberta-v2" else {
+        guard metadata.string(MetadataKey.generalArchitecture) == "pairrm-deberta-v2" else {
             throw RuntimeError(.unsupportedModel, file: file, field: "metadata.general.architecture",
-                               problem: "is \(metadata.string("general.architecture") ?? "missing"), not pairrm-deberta-v2",
+                               problem: "is \(metadata.string(MetadataKey.generalArchitecture) ?? "missing"), not pairrm-deberta-v2",
                                fix: "this file does not hold a PairRM model; convert one with `pairrm convert`")
         }
-        hiddenSize = try int("model.hidden_size")
-        numLayers = try int("model.num_layers")
-        numHeads = try int("model.num_heads")
-        intermediateSize = try int("model.intermediate_size")
-        vocabSize = try int("model.vocab_size")
-        positionBuckets = try int("model.position_buckets")
-        maxRelativePositions = try int("model.max_relative_positions")
-        layerNormEps = Float(metadata.double("model.layer_norm_eps") ?? 1e-7)
-        sourcePrefixID = Int32(try int("tokens.source_prefix_id"))
-        candidate1PrefixID = Int32(try int("tokens.candidate1_prefix_id"))
-        candidate2PrefixID = Int32(try int("tokens.candidate2_prefix_id"))
+        hiddenSize = try int(MetadataKey.modelHiddenSize)
+        numLayers = try int(MetadataKey.modelNumLayers)
+        numHeads = try int(MetadataKey.modelNumHeads)
+        intermediateSize = try int(MetadataKey.modelIntermediateSize)
+        vocabSize = try int(MetadataKey.modelVocabSize)
+        positionBuckets = try int(MetadataKey.modelPositionBuckets)
+        maxRelativePositions = try int(MetadataKey.modelMaxRelativePositions)
+        layerNormEps = Float(metadata.double(MetadataKey.modelLayerNormEps) ?? 1e-7)
+        sourcePrefixID = Int32(try int(MetadataKey.tokensSourcePrefixId))
+        candidate1PrefixID = Int32(try int(MetadataKey.tokensCandidate1PrefixId))
+        candidate2PrefixID = Int32(try int(MetadataKey.tokensCandidate2PrefixId))
         guard hiddenSize % numHeads == 0 else {
             throw RuntimeError(.unsupportedModel, file: file, field: "metadata.model.num_heads",
                                problem: "\(numHeads) heads do not divide hidden size \(hiddenSize)", fix: "re-convert the model")

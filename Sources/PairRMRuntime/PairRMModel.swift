@@ -31,7 +31,7 @@ public final class PairRMModel: @unchecked Sendable {
                                      maxDistance: PairRMModel.maxTokens)
     }
 
-    /// The two head outputs for one assembled input (pairrm-spec §3.6): z1 = head(src, cand1),
+    /// The two head outputs for one assembled input (Formats/pairrm-model.md §3.6): z1 = head(src, cand1),
     /// z2 = head(src, cand2); the PairRM logit is z1 − z2 (> 0: candidate 1 is better).
     public struct HeadOutputs: Sendable, Equatable {
         public var candidate1: Float

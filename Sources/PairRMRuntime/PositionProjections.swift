@@ -2,8 +2,8 @@ import PairRMFormat
 import PairRMKernels
 
 /// The per-layer query and key projections of the LayerNormed relative-embedding table
-/// (PQ = LN(R)·Wqᵀ + bq, PK = LN(R)·Wkᵀ + bk, pairrm-spec §3.4–3.5). They do not depend on the
-/// input, so the converter computes them once from the f32 weights and stores them as
+/// (PQ = LN(R)·Wqᵀ + bq, PK = LN(R)·Wkᵀ + bk, Formats/pairrm-model.md §3.4–§3.5). They do not
+/// depend on the input, so the converter computes them once from the f32 weights and stores them as
 /// `pairrm.layer.N.position_query` / `position_key`. Both dtypes stay in the container (zero-copy):
 /// F32 rows are read in place; F16 rows (q8/q4 files) are widened per layer during the forward pass,
 /// only the rows the current length reaches, into the context's scratch (`rows(layer:…)`).

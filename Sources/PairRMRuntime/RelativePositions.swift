@@ -1,4 +1,4 @@
-/// DeBERTa-v2's log-bucketed relative positions (pairrm-spec §3.3), as a lookup table from the
+/// DeBERTa-v2's log-bucketed relative positions (Formats/pairrm-model.md §3.3), as a lookup table from the
 /// distance i − j to the row of the relative table that both c2p and p2c read.
 struct RelativePositions {
     /// `rows[d + maxDistance]` = clamp(bucket(d) + span, 0, 2·span − 1) for |d| ≤ maxDistance.

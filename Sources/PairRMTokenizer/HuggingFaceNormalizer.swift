@@ -1,6 +1,6 @@
 /// The normalizer of the transformers 4.x fast DeBERTa-v2 tokenizer, applied to one segment
 /// between non-normalized added tokens: `Strip(left, right)` → `Precompiled(charsmap)` applied
-/// grapheme by grapheme → `Replace(" {2,}", " ")` (tokenizer-spec.md §6.2).
+/// grapheme by grapheme → `Replace(" {2,}", " ")` (Formats/tokenizer.md §6.2).
 struct HuggingFaceNormalizer: Sendable {
     let charsmap: Charsmap
     /// First-match rule for each ASCII byte, so ASCII text skips the grapheme machinery.

@@ -1,4 +1,5 @@
-/// PairRM model input for one (source, candidate A, candidate B) triple (pairrm-spec.md §2.2–§2.3):
+/// PairRM model input for one (source, candidate A, candidate B) triple
+/// (Formats/pairrm-model.md §2.2–§2.3):
 /// `[CLS] <|source|> s… [SEP] [CLS] <|candidate1|> a… [SEP] [CLS] <|candidate2|> b… [SEP]`.
 public struct PairEncoding: Equatable, Sendable {
     public var ids: [Int32]
@@ -17,7 +18,7 @@ extension Tokenizer {
     /// Deliberate difference from the reference: prefix-token strings (`<|source|>`,
     /// `<|candidate1|>`, `<|candidate2|>`, `<|candidate|>`) inside the user texts are encoded as
     /// plain text, so the result always holds exactly one of each prefix id. (The reference turns
-    /// them into extra prefix ids, which then breaks its own head — pairrm-spec.md §2.4 "Edge
+    /// them into extra prefix ids, which then breaks its own head — Formats/pairrm-model.md §2.4 "Edge
     /// behaviour".) Other literal special strings (`[SEP]`, `[CLS]`, `[UNK]`...) keep the
     /// reference behaviour and become their ids.
     public func encodePair(source: String, candidateA: String, candidateB: String,
@@ -27,31 +28,59 @@ extension Tokenizer {
                                  problem: "must be ≥ 3 to hold [CLS], the prefix token and [SEP]",
                                  fix: "use PairRM's 1224 / 412")
         }
-        let cls = classifierID, sep = separatorID
-        func part(_ prefixName: String, _ text: String, _ maxLength: Int) throws -> [Int32] {
-            guard let prefixID = prefixIDs[prefixName] else {
-                throw TokenizerError(.missing, field: "ADDT \"\(prefixName)\"",
-                                     problem: "the vocabulary has no \(prefixName) added token",
-                                     fix: "convert from the PairRM checkpoint, whose tokenizer registers the four prefix tokens")
-            }
-            var content: [Int32] = []
-            var bytes = Array(prefixName.utf8)
-            bytes.append(contentsOf: text.utf8)
-            bytes.withUnsafeBufferPointer { p in
-                encodeHuggingFace(p, leadingPrefix: (Array(prefixName.utf8), prefixID), contentOnly: true, into: &content)
-            }
-            // The prefix is normally recognized right at the start of the normalized text; if a
-            // vocabulary's normalizer ever rewrote it, the guarantee still holds this way.
-            if content.first != prefixID {
-                var text = text
-                content = [prefixID] + text.withUTF8 { encodeValidated($0, mode: .pairRM, contentOnly: true) }
-            }
-            return [cls] + content.prefix(maxLength - 2) + [sep]
+        let s = try encodePart(prefix: "<|source|>", text: source)
+        let a = try encodePart(prefix: "<|candidate1|>", text: candidateA)
+        let b = try encodePart(prefix: "<|candidate2|>", text: candidateB)
+        return assemblePair(source: s, candidateA: a, candidateB: b, sourceMaxLength: sourceMaxLength, candidateMaxLength: candidateMaxLength)
+    }
+
+    /// One part's content before truncation: the prefix id, then the text's ids (no `[CLS]`/`[SEP]`).
+    /// Callers that pair one source with many candidates encode each text once with this and
+    /// assemble every pair with `assemblePair`.
+    public func encodePart(prefix prefixName: String, text: String) throws -> [Int32] {
+        guard let prefixID = prefixIDs[prefixName] else {
+            throw TokenizerError(.missing, field: "ADDT \"\(prefixName)\"",
+                                 problem: "the vocabulary has no \(prefixName) added token",
+                                 fix: "convert from the PairRM checkpoint, whose tokenizer registers the four prefix tokens")
         }
-        let s = try part("<|source|>", source, sourceMaxLength)
-        let cap = (sourceMaxLength + 2 * candidateMaxLength - s.count) / 2
-        let a = try part("<|candidate1|>", candidateA, max(cap, 3))
-        let b = try part("<|candidate2|>", candidateB, max(cap, 3))
+        var content: [Int32] = []
+        var bytes = Array(prefixName.utf8)
+        bytes.append(contentsOf: text.utf8)
+        bytes.withUnsafeBufferPointer { p in
+            encodeHuggingFace(p, leadingPrefix: (Array(prefixName.utf8), prefixID), contentOnly: true, into: &content)
+        }
+        // The prefix is normally recognized right at the start of the normalized text; if a
+        // vocabulary's normalizer ever rewrote it, the guarantee still holds this way.
+        if content.first != prefixID {
+            var text = text
+            content = [prefixID] + text.withUTF8 { encodeValidated($0, mode: .pairRM, contentOnly: true) }
+        }
+        return content
+    }
+
+    /// The source part as the model sees it: `[CLS]`, its first `sourceMaxLength − 2` content ids, `[SEP]`.
+    public func sourcePart(_ content: [Int32], sourceMaxLength: Int) -> [Int32] {
+        [classifierID] + content.prefix(max(sourceMaxLength, 3) - 2) + [separatorID]
+    }
+
+    /// How many ids (with `[CLS]`/`[SEP]`) each candidate part may hold after a source part of
+    /// `sourcePartLength` ids: `(sourceMaxLength + 2·candidateMaxLength − Ls) / 2`, at least 3.
+    public func candidateCap(sourcePartLength: Int, sourceMaxLength: Int, candidateMaxLength: Int) -> Int {
+        max((sourceMaxLength + 2 * candidateMaxLength - sourcePartLength) / 2, 3)
+    }
+
+    /// `[CLS]` + the first `cap − 2` content ids + `[SEP]`.
+    public func candidatePart(_ content: [Int32], cap: Int) -> [Int32] {
+        [classifierID] + content.prefix(max(cap, 3) - 2) + [separatorID]
+    }
+
+    /// The pair from parts made by `encodePart`, truncated as `encodePair` describes.
+    public func assemblePair(source: [Int32], candidateA: [Int32], candidateB: [Int32],
+                             sourceMaxLength: Int, candidateMaxLength: Int) -> PairEncoding {
+        let s = sourcePart(source, sourceMaxLength: sourceMaxLength)
+        let cap = candidateCap(sourcePartLength: s.count, sourceMaxLength: sourceMaxLength, candidateMaxLength: candidateMaxLength)
+        let a = candidatePart(candidateA, cap: cap)
+        let b = candidatePart(candidateB, cap: cap)
         return PairEncoding(ids: s + a + b, sourcePosition: 1, candidateAPosition: s.count + 1,
                             candidateBPosition: s.count + a.count + 1)
     }

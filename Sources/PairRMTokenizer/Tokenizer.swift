@@ -41,35 +41,76 @@ public struct Tokenizer: @unchecked Sendable {
 
     public static let prefixStrings = ["<|source|>", "<|candidate1|>", "<|candidate2|>", "<|candidate|>"]
 
+    /// Builds the lookup tables in three phases: the unknown piece, the per-piece tables
+    /// (scores, bytes), the added tokens (splitters, prefix ids).
     public init(vocabulary: VocabularyView, settings: TokenizerSettings = .debertaV3) throws {
         self.vocabulary = vocabulary
         self.settings = settings
+        let unk = try Self.unknownPiece(vocabulary: vocabulary, settings: settings)
+        unknownID = Int32(unk)
+        charsmap = try Charsmap(blob: vocabulary.charsmap)
+        sentencePieceNormalizer = SentencePieceNormalizer(charsmap: charsmap, settings: settings)
+        huggingFaceNormalizer = HuggingFaceNormalizer(charsmap: charsmap)
+        let matcher = try PieceMatcher(vocabulary: vocabulary)
+        self.matcher = matcher
+
+        let pieces = Self.pieceTables(vocabulary: vocabulary, unknownID: unk)
+        sentencePieceMaxScore = pieces.maxNormalScore
+        sentencePieceScores = pieces.sentencePieceScores
+        sentencePieceUnknownScore = pieces.sentencePieceUnknownScore
+        huggingFaceUnknownScore = pieces.huggingFaceUnknownScore
+        byteIDs = pieces.byteIDs
+        spaceIsBoundary = pieces.spaceIsBoundary
+
+        let added = try Self.addedTokenTables(vocabulary: vocabulary)
+        rawTokenSplitter = AddedTokenSplitter(tokens: added.raw)
+        normalizedTokenSplitter = AddedTokenSplitter(tokens: added.normalized)
+        contentTokenSplitter = AddedTokenSplitter(tokens: added.content)
+        addedTokenByID = added.byID
+        prefixIDs = added.prefixes
+        func specialID(_ name: String, _ fallback: Int32) -> Int32 {
+            if let token = vocabulary.addedTokens.first(where: { $0.content == name }) { return Int32(token.id) }
+            let bytes = Array(name.utf8)
+            return bytes.withUnsafeBufferPointer { matcher.id(of: $0) }.map(Int32.init) ?? fallback
+        }
+        classifierID = specialID("[CLS]", 1)
+        separatorID = specialID("[SEP]", 2)
+    }
+
+    /// The settings' unknown id when given (checked), else the first piece of type UNKNOWN.
+    static func unknownPiece(vocabulary: VocabularyView, settings: TokenizerSettings) throws -> Int {
         let count = vocabulary.pieceCount
         guard count > 0 else {
             throw TokenizerError(.missing, field: "POFS", problem: "the vocabulary has no pieces",
                                  fix: "convert from an spm.model with its pieces")
         }
-        let unk: Int
         if let explicit = settings.unknownID {
             guard explicit >= 0, explicit < count else {
                 throw TokenizerError(.invalidArgument, field: "settings.unknownID",
                                      problem: "\(explicit) is not a piece id (0..<\(count))",
                                      fix: "pass the id of the model's UNKNOWN piece, or nil to find it")
             }
-            unk = explicit
-        } else {
-            guard let found = (0..<count).first(where: { vocabulary.types[$0] == PieceType.unknown.rawValue }) else {
-                throw TokenizerError(.missing, field: "PTYP", problem: "no piece has type UNKNOWN (2)",
-                                     fix: "the spm.model must declare its [UNK] piece; re-convert it")
-            }
-            unk = found
+            return explicit
         }
-        unknownID = Int32(unk)
-        charsmap = try Charsmap(blob: vocabulary.charsmap)
-        sentencePieceNormalizer = SentencePieceNormalizer(charsmap: charsmap, settings: settings)
-        huggingFaceNormalizer = HuggingFaceNormalizer(charsmap: charsmap)
-        matcher = try PieceMatcher(vocabulary: vocabulary)
+        guard let found = (0..<count).first(where: { vocabulary.types[$0] == PieceType.unknown.rawValue }) else {
+            throw TokenizerError(.missing, field: "PTYP", problem: "no piece has type UNKNOWN (2)",
+                                 fix: "the spm.model must declare its [UNK] piece; re-convert it")
+        }
+        return found
+    }
 
+    /// Per-piece tables of both normalizations' Viterbi (Formats/tokenizer.md §4).
+    struct PieceTables {
+        var sentencePieceScores: [Float]
+        var maxNormalScore: Float
+        var sentencePieceUnknownScore: Float
+        var huggingFaceUnknownScore: Double
+        var byteIDs: [Int32]
+        var spaceIsBoundary: Bool
+    }
+
+    static func pieceTables(vocabulary: VocabularyView, unknownID unk: Int) -> PieceTables {
+        let count = vocabulary.pieceCount
         var matchable = [Bool](repeating: false, count: count)
         var spScores = [Float](repeating: .nan, count: count)
         var minNormal = Float.greatestFiniteMagnitude, maxNormal = -Float.greatestFiniteMagnitude
@@ -95,29 +136,34 @@ public struct Tokenizer: @unchecked Sendable {
                 }
             }
             // sentencepiece ByteToPiece: "<0x%02X>".
-            if type == PieceType.byte.rawValue, end - start == 6, let value = Self.parseBytePiece(pieceBytes, start) {
+            if type == PieceType.byte.rawValue, end - start == 6, let value = parseBytePiece(pieceBytes, start) {
                 bytes[value] = Int32(id)
             }
         }
         if minNormal > maxNormal { minNormal = 0; maxNormal = 0 }
-        sentencePieceMaxScore = maxNormal
         for id in 0..<count where matchable[id] {
             // sentencepiece: USER_DEFINED pieces score length × max_score − 0.1 (always win).
             let length = Int(vocabulary.pieceOffsets[id + 1] - vocabulary.pieceOffsets[id])
             spScores[id] = vocabulary.types[id] == PieceType.userDefined.rawValue
                 ? Float(length) * maxNormal - 0.1 : vocabulary.scores[id]
         }
-        sentencePieceScores = spScores
         // sentencepiece: `min_score_ - kUnkPenalty` stored as float; HF: f64 over all entries.
-        sentencePieceUnknownScore = minNormal - 10
-        huggingFaceUnknownScore = minAll - 10
-        byteIDs = bytes
-        self.spaceIsBoundary = spaceIsBoundary
+        return PieceTables(sentencePieceScores: spScores, maxNormalScore: maxNormal, sentencePieceUnknownScore: minNormal - 10,
+                           huggingFaceUnknownScore: minAll - 10, byteIDs: bytes, spaceIsBoundary: spaceIsBoundary)
+    }
 
-        var raw: [AddedTokenSplitter.Token] = [], normalized: [AddedTokenSplitter.Token] = []
+    /// The added tokens sorted into the splitters' passes (raw, normalized, normalized without
+    /// the PairRM prefixes) and the prefix ids.
+    struct AddedTokenTables {
+        var raw: [AddedTokenSplitter.Token] = []
+        var normalized: [AddedTokenSplitter.Token] = []
         var content: [AddedTokenSplitter.Token] = []
         var byID: [Int32: AddedToken] = [:]
         var prefixes: [String: Int32] = [:]
+    }
+
+    static func addedTokenTables(vocabulary: VocabularyView) throws -> AddedTokenTables {
+        var tables = AddedTokenTables()
         for (index, token) in vocabulary.addedTokens.enumerated() {
             guard token.id >= 0, token.id <= Int(Int32.max), !token.content.isEmpty else {
                 throw TokenizerError(.malformed, field: "ADDT[\(index)]",
@@ -131,32 +177,17 @@ public struct Tokenizer: @unchecked Sendable {
             }
             let entry = AddedTokenSplitter.Token(id: Int32(token.id), content: Array(token.content.utf8),
                                                  lstrip: token.lstrip, rstrip: token.rstrip)
+            let isPrefix = prefixStrings.contains(token.content)
+            if isPrefix { tables.prefixes[token.content] = Int32(token.id) }
             if token.normalized {
-                normalized.append(entry)
-                if Self.prefixStrings.contains(token.content) {
-                    prefixes[token.content] = Int32(token.id)
-                } else {
-                    content.append(entry)
-                }
+                tables.normalized.append(entry)
+                if !isPrefix { tables.content.append(entry) }
             } else {
-                raw.append(entry)
-                if Self.prefixStrings.contains(token.content) { prefixes[token.content] = Int32(token.id) }
+                tables.raw.append(entry)
             }
-            if byID[Int32(token.id)] == nil { byID[Int32(token.id)] = token }
+            if tables.byID[Int32(token.id)] == nil { tables.byID[Int32(token.id)] = token }
         }
-        rawTokenSplitter = AddedTokenSplitter(tokens: raw)
-        normalizedTokenSplitter = AddedTokenSplitter(tokens: normalized)
-        contentTokenSplitter = AddedTokenSplitter(tokens: content)
-        addedTokenByID = byID
-        prefixIDs = prefixes
-        let matcher = self.matcher
-        func specialID(_ name: String, _ fallback: Int32) -> Int32 {
-            if let token = vocabulary.addedTokens.first(where: { $0.content == name }) { return Int32(token.id) }
-            let bytes = Array(name.utf8)
-            return bytes.withUnsafeBufferPointer { matcher.id(of: $0) }.map(Int32.init) ?? fallback
-        }
-        classifierID = specialID("[CLS]", 1)
-        separatorID = specialID("[SEP]", 2)
+        return tables
     }
 
     private static func parseBytePiece(_ p: UnsafeBufferPointer<UInt8>, _ s: Int) -> Int? {
@@ -206,7 +237,7 @@ public struct Tokenizer: @unchecked Sendable {
         }
     }
 
-    /// The HF fast pipeline (tokenizer-spec.md §6.2). With `leadingPrefix`, `p` starts with that
+    /// The HF fast pipeline (Formats/tokenizer.md §6.2). With `leadingPrefix`, `p` starts with that
     /// normalized added token's content, which is matched once at the start of the first segment
     /// and never again (the `encodePair` guarantee).
     func encodeHuggingFace(_ p: UnsafeBufferPointer<UInt8>, leadingPrefix: (content: [UInt8], id: Int32)?,
@@ -301,7 +332,7 @@ public struct Tokenizer: @unchecked Sendable {
         if word.count > 0 { flush() }
     }
 
-    /// sentencepiece-exact encoding (tokenizer-spec.md §3–§5).
+    /// sentencepiece-exact encoding (Formats/tokenizer.md §3–§5).
     func encodeSentencePiece(_ p: UnsafeBufferPointer<UInt8>) -> [Int32] {
         var normalized = ScratchBuffer<UInt8>(capacity: p.count + p.count / 4 + 16)
         var ids = ScratchBuffer<Int32>(capacity: p.count / 2 + 16)

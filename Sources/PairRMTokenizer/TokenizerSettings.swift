@@ -43,10 +43,10 @@ extension TokenizerSettings {
     /// `tokenizer.byte_fallback`, `tokens.unk_id`; an absent key keeps the DeBERTa-v3 default.
     public init(metadata: Metadata) {
         let d = TokenizerSettings.debertaV3
-        self.init(addDummyPrefix: metadata.bool("tokenizer.add_dummy_prefix") ?? d.addDummyPrefix,
-                  removeExtraWhitespaces: metadata.bool("tokenizer.remove_extra_whitespaces") ?? d.removeExtraWhitespaces,
-                  escapeWhitespaces: metadata.bool("tokenizer.escape_whitespaces") ?? d.escapeWhitespaces,
-                  byteFallback: metadata.bool("tokenizer.byte_fallback") ?? d.byteFallback,
-                  unknownID: metadata.int("tokens.unk_id").map { Int($0) })
+        self.init(addDummyPrefix: metadata.bool(MetadataKey.tokenizerAddDummyPrefix) ?? d.addDummyPrefix,
+                  removeExtraWhitespaces: metadata.bool(MetadataKey.tokenizerRemoveExtraWhitespaces) ?? d.removeExtraWhitespaces,
+                  escapeWhitespaces: metadata.bool(MetadataKey.tokenizerEscapeWhitespaces) ?? d.escapeWhitespaces,
+                  byteFallback: metadata.bool(MetadataKey.tokenizerByteFallback) ?? d.byteFallback,
+                  unknownID: metadata.int(MetadataKey.tokensUnkId).map { Int($0) })
     }
 }

@@ -5,7 +5,7 @@
 #   2. the C bad-input test (NULL, invalid UTF-8, zero/huge counts, small buffers, double free)
 #   3. 8 pthreads sharing one model, checked against a single-threaded run
 #   4. 1-3 again under -fsanitize=address,undefined (long golden cases skipped for time)
-#   5. the Python ctypes test (Tools/python/test_pairrm_ctypes.py)
+#   5. the Python ctypes test (Tools/python/binding/tests/test_pairrm_ctypes.py, PYTHONPATH picks the binding)
 #   6. with --install (or PAIRRM_CABI_INSTALL=1): Tools/install.sh into a temporary prefix (a
 #      release build with the static Swift runtime) and the golden test, the Python binding and
 #      the installed `pairrm` command from `env -i`
@@ -31,11 +31,11 @@ started=$SECONDS
 fail_setup() { echo "C ABI setup failed: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 quiet() { grep -vE '^\[0/1] Planning build|^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Write|Linking|Wrapping)|^Building for|^Build of product' || true; }
 
-echo "== building libpairrm-c and the pairrm CLI (debug)"
-swift build --product pairrm-c 2>&1 | quiet; [ "${PIPESTATUS[0]}" = 0 ] || fail_setup "swift build --product pairrm-c"
+echo "== building libPairRMCABI and the pairrm CLI (debug)"
+swift build --product PairRMCABI 2>&1 | quiet; [ "${PIPESTATUS[0]}" = 0 ] || fail_setup "swift build --product PairRMCABI"
 swift build --product pairrm 2>&1 | quiet; [ "${PIPESTATUS[0]}" = 0 ] || fail_setup "swift build --product pairrm"
 bin=$(swift build --show-bin-path)
-lib="$bin/libpairrm-c.so"
+lib="$bin/libPairRMCABI.so"
 [ -f "$lib" ] || fail_setup "$lib missing"
 
 model="$work/tiny-f32.prm"
@@ -43,8 +43,8 @@ model="$work/tiny-f32.prm"
     || fail_setup "pairrm convert"
 python3 Tests/CABI/make_golden.py Tests/Fixtures/parity/blender-tiny.json "$work/golden.h" || fail_setup "make_golden.py"
 
-cflags=(-std=c11 -Wall -Wextra -Werror -g -I Sources/CPairRM/include -I "$work")
-ldflags=(-L "$bin" -lpairrm-c "-Wl,-rpath,$bin" -lpthread -lm)
+cflags=(-std=c11 -Wall -Wextra -Werror -g -I Sources/PairRMCABIHeader/include -I "$work")
+ldflags=(-L "$bin" -lPairRMCABI "-Wl,-rpath,$bin" -lpthread -lm)
 cc "${cflags[@]}" -O1 -o "$work/test_pairrm" Tests/CABI/test_pairrm.c "${ldflags[@]}" || fail_setup "cc test_pairrm.c"
 # ASan + UBSan on the C side. gcc's libasan is linked into the (instrumented) executable, so it
 # is loaded first and needs no LD_PRELOAD; the Swift library itself is not instrumented.
@@ -78,7 +78,8 @@ step "C 8 threads" "$work/test_pairrm" threads "$model" 8 2
 step "C golden (asan+ubsan)" env PAIRRM_TEST_QUICK=1 "$work/test_pairrm_asan" golden "$model"
 step "C bad input (asan+ubsan)" "$work/test_pairrm_asan" bad "$model"
 step "C 8 threads (asan+ubsan)" "$work/test_pairrm_asan" threads "$model" 8 1
-step "Python ctypes" python3 Tools/python/test_pairrm_ctypes.py --lib "$lib" --model "$model"
+step "Python ctypes" env PYTHONPATH="$root/Tools/python/binding" python3 Tools/python/binding/tests/test_pairrm_ctypes.py \
+    --lib "$lib" --model "$model"
 
 if [ "$install_test" = 1 ]; then
     prefix="$work/prefix"
@@ -90,7 +91,8 @@ if [ "$install_test" = 1 ]; then
             # A clean environment: no Swift toolchain, only the prefix's rpath.
             step "installed, env -i" env -i "$work/test_installed" golden "$model"
             step "installed, env -i, bad" env -i "$work/test_installed" bad "$model"
-            step "installed, Python" env -i PATH=/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1 python3 Tools/python/test_pairrm_ctypes.py \
+            step "installed, Python" env -i PATH=/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$prefix/share/pairrm/python" \
+                python3 Tools/python/binding/tests/test_pairrm_ctypes.py \
                 --lib "$prefix/lib/libpairrm.so" --model "$model"
             # The installed command runs without a Swift toolchain and reports the one version.
             expected_version=$(sed -n 's/.*public static let string = "\([^"]*\)".*/\1/p' Sources/PairRMFormat/Version.swift)

@@ -1,10 +1,11 @@
 import Foundation
 import PairRMFormat
+import PairRMTestSupport
 import XCTest
 @testable import PairRMConverter
 
 /// End-to-end conversions of the committed tiny checkpoints (Tests/Fixtures/checkpoints, made by
-/// Tools/python/make_checkpoint.py in the exact published layout), checked tensor by tensor
+/// Tools/python/pairrm_reference/make_checkpoint.py in the exact published layout), checked tensor by tensor
 /// against the values the Python reference recorded in tiny-expected.json.
 final class ConverterTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -45,16 +46,14 @@ final class ConverterTests: XCTestCase {
     }
 
     func expected(variant: String) throws -> Expected {
-        let data = try Data(contentsOf: URL(fileURLWithPath: fixture("tiny-expected.json")))
-        let root = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        let root = try FixtureObject(contentsOf: URL(fileURLWithPath: fixture("tiny-expected.json")))
         var shapes: [String: [Int]] = [:]
-        for tensor in root["tensors"] as! [[String: Any]] { shapes[tensor["name"] as! String] = tensor["shape"] as? [Int] }
-        let variants = root["variants"] as! [String: Any]
-        let stats = (variants[variant] as! [String: Any])["stats"] as! [String: [String: Any]]
+        for tensor in try root.objects("tensors") { shapes[try tensor.string("name")] = try tensor.ints("shape") }
+        let stats = try root.object("variants").object(variant).object("stats")
         var result: [String: (Double, [Float], [Float])] = [:]
-        for (name, entry) in stats {
-            result[name] = ((entry["sum"] as! NSNumber).doubleValue, (entry["first4"] as! [NSNumber]).map(\.floatValue),
-                            (entry["last4"] as! [NSNumber]).map(\.floatValue))
+        for name in stats.values.keys {
+            let entry = try stats.object(name)
+            result[name] = (try entry.double("sum"), try entry.floats("first4"), try entry.floats("last4"))
         }
         return Expected(stats: result, shapes: shapes)
     }
@@ -250,7 +249,7 @@ final class ConverterTests: XCTestCase {
     // MARK: Helpers
 
     func editJSON(_ path: String, _ edit: (inout [String: Any]) -> Void) throws {
-        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        var object = try FixtureObject(contentsOf: URL(fileURLWithPath: path)).values
         edit(&object)
         try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
     }

@@ -1,20 +1,19 @@
 import Foundation
 import XCTest
+import PairRMFormat
 @testable import PairRMConverter
 
 final class SentencePieceModelTests: XCTestCase {
-    /// `/work/shared/vocab/deberta-v3-spm.model`: the repository's sibling `shared` directory.
+    /// The committed copy of the DeBERTa-v3 spm.model (Tests/Fixtures/tokenizer/README.md).
     static let realModelPath = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/vocab/deberta-v3-spm.model").path
+        .appendingPathComponent("Tests/Fixtures/tokenizer/deberta-v3-spm.model.zst").path
 
     // MARK: - The real DeBERTa-v3 model
 
     func testParsesTheDeBERTaV3Model() throws {
-        guard FileManager.default.fileExists(atPath: Self.realModelPath) else {
-            throw XCTSkip("\(Self.realModelPath) is not present")
-        }
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.realModelPath)))
+        let compressed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.realModelPath)))
+        let bytes = try Zstd.decompressFrame(compressed, file: Self.realModelPath)
         let model = try SentencePieceModel.parse(bytes, file: Self.realModelPath)
 
         XCTAssertEqual(model.pieces.count, 128_000)

@@ -126,5 +126,7 @@ final class StoreTests: XCTestCase {
         let changelog = try String(contentsOfFile: repository + "/CHANGELOG.md", encoding: .utf8)
         XCTAssertTrue(changelog.contains("## \(PairRMVersion.string)"), "CHANGELOG.md has an entry for \(PairRMVersion.string)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: repository + "/LICENSE"))
+        let binding = try String(contentsOfFile: repository + "/Tools/python/binding/pyproject.toml", encoding: .utf8)
+        XCTAssertTrue(binding.contains("version = \"\(PairRMVersion.string)\""), "the Python binding's pyproject.toml carries \(PairRMVersion.string)")
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
 import PairRMConverter
 import PairRMFormat
+import PairRMTestSupport
 import XCTest
 @testable import PairRMRuntime
 
-/// Per-layer golden values from PyTorch (Tools/python/golden/make_golden.py): hidden states after
+/// Per-layer golden values from PyTorch (Tools/python/pairrm_reference/golden/make_golden.py): hidden states after
 /// the embeddings and after every layer, and the logits, for short pairs, a long pair (distances
 /// past the 128-token linear zone up to the 511/512 bucket edge), truncation and Unicode, on every
 /// kernel variant this machine has.
@@ -23,19 +24,17 @@ final class GoldenTests: XCTestCase {
 
     func load(_ name: String) throws -> (cases: [Case], values: [Float]) {
         let directory = RuntimeFixtures.repository.appendingPathComponent("Tests/Fixtures/golden")
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("\(name).json"))) as! [String: Any]
+        let json = try FixtureObject(contentsOf: directory.appendingPathComponent("\(name).json"))
         let raw = try Data(contentsOf: directory.appendingPathComponent("\(name).f32"))
         let values = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        let cases = (json["cases"] as! [[String: Any]]).map { entry -> Case in
-            let positions = (entry["positions"] as! [NSNumber]).map(\.intValue)
-            let layers = (entry["hidden_states"] as! [[String: Any]]).map { layer -> (String, Int, Int, Float) in
-                let shape = (layer["shape"] as! [NSNumber]).map(\.intValue)
-                return (layer["name"] as! String, (layer["offset"] as! NSNumber).intValue, shape.reduce(1, *),
-                        (layer["max_abs"] as! NSNumber).floatValue)
+        let cases = try json.objects("cases").map { entry -> Case in
+            let positions = try entry.ints("positions")
+            guard positions.count == 3 else { throw FixtureError(file: json.file, field: "positions", expected: "3 positions") }
+            let layers = try entry.objects("hidden_states").map { layer -> (String, Int, Int, Float) in
+                (try layer.string("name"), try layer.int("offset"), try layer.ints("shape").reduce(1, *), try layer.float("max_abs"))
             }
-            return Case(name: entry["name"] as! String, ids: (entry["ids"] as! [NSNumber]).map(\.int32Value),
-                        positions: (positions[0], positions[1], positions[2]),
-                        logit64: (entry["logit_f64"] as! NSNumber).doubleValue, layers: layers)
+            return Case(name: try entry.string("name"), ids: try entry.int32s("ids"), positions: (positions[0], positions[1], positions[2]),
+                        logit64: try entry.double("logit_f64"), layers: layers)
         }
         return (cases, values)
     }

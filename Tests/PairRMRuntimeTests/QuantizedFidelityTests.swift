@@ -1,6 +1,7 @@
 import Foundation
 import PairRMConverter
 import PairRMFormat
+import PairRMTestSupport
 import XCTest
 @testable import PairRMRuntime
 
@@ -10,15 +11,15 @@ import XCTest
 final class QuantizedFidelityTests: XCTestCase {
     func errors(checkpoint: String, golden: String, recipe: WeightsRecipe) throws -> (maxError: Double, meanLogit: Double) {
         let directory = RuntimeFixtures.repository.appendingPathComponent("Tests/Fixtures/golden")
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("\(golden).json"))) as! [String: Any]
+        let json = try FixtureObject(contentsOf: directory.appendingPathComponent("\(golden).json"))
         let reference = try PairRMModel(path: RuntimeFixtures.model(.f32, checkpoint: checkpoint))
         let tested = try PairRMModel(path: RuntimeFixtures.model(recipe, checkpoint: checkpoint))
         let referenceContext = InferenceContext(model: reference, maxTokens: 2048, threads: 2)
         let testedContext = InferenceContext(model: tested, maxTokens: 2048, threads: 2)
         var worst = 0.0, magnitude = 0.0, count = 0.0
-        for entry in json["cases"] as! [[String: Any]] where (entry["T"] as! NSNumber).intValue <= 600 {
-            let ids = (entry["ids"] as! [NSNumber]).map(\.int32Value)
-            let p = (entry["positions"] as! [NSNumber]).map(\.intValue)
+        for entry in try json.objects("cases") where try entry.int("T") <= 600 {
+            let ids = try entry.int32s("ids")
+            let p = try entry.ints("positions")
             let expected = try reference.score(ids: ids, positions: (p[0], p[1], p[2]), context: referenceContext).logit
             let actual = try tested.score(ids: ids, positions: (p[0], p[1], p[2]), context: testedContext).logit
             worst = max(worst, Double(abs(actual - expected)))

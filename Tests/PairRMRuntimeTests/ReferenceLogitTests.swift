@@ -1,6 +1,7 @@
 import Foundation
 import PairRMConverter
 import PairRMFormat
+import PairRMTestSupport
 import XCTest
 @testable import PairRMRuntime
 
@@ -9,13 +10,11 @@ final class ReferenceLogitTests: XCTestCase {
     struct Pair { var ids: [Int32]; var positions: [Int]; var logit32: Float; var logit64: Double }
 
     func referencePairs() throws -> [Pair] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: RuntimeFixtures.checkpoints + "/tiny-expected.json"))
-        let root = try JSONSerialization.jsonObject(with: data) as! [String: Any]
-        let pairs = (root["reference_forward"] as! [String: Any])["pairs"] as! [[String: Any]]
-        return pairs.flatMap { pair in
-            ["ab", "ba"].map { order in
-                Pair(ids: (pair["ids_\(order)"] as! [NSNumber]).map(\.int32Value), positions: (pair["positions_\(order)"] as! [NSNumber]).map(\.intValue),
-                     logit32: (pair["logit_\(order)_float32"] as! NSNumber).floatValue, logit64: (pair["logit_\(order)_float64"] as! NSNumber).doubleValue)
+        let root = try FixtureObject(contentsOf: URL(fileURLWithPath: RuntimeFixtures.checkpoints + "/tiny-expected.json"))
+        return try root.object("reference_forward").objects("pairs").flatMap { pair in
+            try ["ab", "ba"].map { order in
+                Pair(ids: try pair.int32s("ids_\(order)"), positions: try pair.ints("positions_\(order)"),
+                     logit32: try pair.float("logit_\(order)_float32"), logit64: try pair.double("logit_\(order)_float64"))
             }
         }
     }

@@ -2,33 +2,18 @@ import Foundation
 import PairRMConverter
 import PairRMFormat
 import PairRMKernels
+import PairRMTestSupport
 import XCTest
 @testable import PairRMRuntime
 
 /// Converted tiny models, made once per test process from the committed fixture checkpoints.
 enum RuntimeFixtures {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-    static let checkpoints = repository.appendingPathComponent("Tests/Fixtures/checkpoints").path
-    static let scratch: String = {
-        let path = NSTemporaryDirectory() + "pairrm-runtime-tests-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }()
+    static let repository = TestPaths.repository
+    static let checkpoints = TestPaths.checkpoints
 
-    nonisolated(unsafe) private static var converted: [String: String] = [:]
-    private static let lock = NSLock()
-
-    /// Path of `checkpoint` converted with `recipe` (cached for the process).
+    /// Path of `checkpoint` converted with `recipe` (cached for the process, PairRMTestSupport).
     static func model(_ recipe: WeightsRecipe, checkpoint: String = "tiny-pairrm-hf") throws -> String {
-        lock.lock()
-        defer { lock.unlock() }
-        let key = "\(checkpoint)-\(recipe.rawValue)"
-        if let path = converted[key] { return path }
-        let output = scratch + "/\(key).prm"
-        _ = try Converter.convert(directory: checkpoints + "/" + checkpoint, output: output, options: ConversionOptions(weights: recipe))
-        converted[key] = output
-        return output
+        try ConvertedFixtures.model(recipe, checkpoint: checkpoint)
     }
 
     /// Every kernel variant this machine can run.

@@ -3,7 +3,7 @@ import XCTest
 @testable import PairRM
 
 /// Our results against LLM-Blender's own code on the tiny checkpoint
-/// (Tests/Fixtures/parity/blender-tiny.json, made by Tools/python/parity/make_parity.py):
+/// (Tests/Fixtures/parity/blender-tiny.json, made by Tools/python/pairrm_reference/parity/make_parity.py):
 /// logits and scores within 1e-4, ranks, verdicts and choices exactly.
 final class ParityTests: XCTestCase {
     let tolerance: Float = 1e-4
@@ -21,18 +21,18 @@ final class ParityTests: XCTestCase {
     func testCompareAllModes() throws {
         let ranker = try TestSupport.ranker()
         for (k, c) in try TestSupport.parity().cases("compare").enumerated() {
-            let (x, a, b, instruction) = (c.string("prompt"), c.string("a"), c.string("b"), c.optionalString("instruction") ?? "")
+            let (x, a, b, instruction) = (try c.string("prompt"), try c.string("a"), try c.string("b"), c.optionalString("instruction") ?? "")
             // The exact ids Blender's collator + cat_ids fed the backbone ([SEP] rewrite, truncation).
             let input = try ranker.prepare(prompt: x, instruction: instruction, candidates: [a, b], options: ranker.defaults)
-            XCTAssertEqual(input.pair(0, 1).ids.map(Int.init), c.ints("ids_ab"), "case \(k) ids")
+            XCTAssertEqual(input.pair(0, 1).ids.map(Int.init), try c.ints("ids_ab"), "case \(k) ids")
             for (key, mode) in [("ab", CompareMode.ab), ("ba", .ba), ("both", .both)] {
                 let result = try ranker.compare(x, a, b, instruction: instruction, mode: mode)
-                close(result.logit, c.float("logit_" + key), "case \(k) \(mode.rawValue)")
-                XCTAssertEqual(result.blenderResult, c.bool("result_" + key), "case \(k) \(mode.rawValue) verdict")
+                close(result.logit, try c.float("logit_" + key), "case \(k) \(mode.rawValue)")
+                XCTAssertEqual(result.blenderResult, try c.bool("result_" + key), "case \(k) \(mode.rawValue) verdict")
             }
             // Our verdict is about A in every mode: [B,A] agrees with [A,B] on which side L prefers.
             let ba = try ranker.compare(x, a, b, instruction: instruction, mode: .ba)
-            XCTAssertEqual(ba.aBetter, c.float("logit_ba") < 0, "case \(k) [B,A] aBetter")
+            XCTAssertEqual(ba.aBetter, try c.float("logit_ba") < 0, "case \(k) [B,A] aBetter")
         }
     }
 
@@ -40,15 +40,15 @@ final class ParityTests: XCTestCase {
         let ranker = try TestSupport.ranker()
         for (k, c) in try TestSupport.parity().cases("rank").enumerated() {
             var options = ranker.defaults
-            if let s = c["source_max_length"] as? Int { options.sourceMaxLength = s }
-            if let s = c["candidate_max_length"] as? Int { options.candidateMaxLength = s }
+            if let s = c.values["source_max_length"] as? Int { options.sourceMaxLength = s }
+            if let s = c.values["candidate_max_length"] as? Int { options.candidateMaxLength = s }
             for batchSize in [1, 3] {
                 options.batchSize = batchSize
-                let r = try ranker.rank(c.string("prompt"), c.strings("candidates"), instruction: c.optionalString("instruction") ?? "",
+                let r = try ranker.rank(try c.string("prompt"), try c.strings("candidates"), instruction: c.optionalString("instruction") ?? "",
                                         options: options)
-                XCTAssertEqual(r.ranks, c.ints("ranks"), "case \(k) ranks")
-                XCTAssertEqual(r.forwardPasses, c["forwards"] as! Int, "case \(k) forwards")
-                for (i, (ours, theirs)) in zip(r.scores!, c.floats("scores")).enumerated() { close(ours, theirs, "case \(k) score \(i)") }
+                XCTAssertEqual(r.ranks, try c.ints("ranks"), "case \(k) ranks")
+                XCTAssertEqual(r.forwardPasses, try c.int("forwards"), "case \(k) forwards")
+                for (i, (ours, theirs)) in zip(r.scores!, try c.floats("scores")).enumerated() { close(ours, theirs, "case \(k) score \(i)") }
             }
         }
     }
@@ -56,14 +56,14 @@ final class ParityTests: XCTestCase {
     func testRankWithReferenceEveryMode() throws {
         let ranker = try TestSupport.ranker()
         for (k, c) in try TestSupport.parity().cases("rank_with_ref").enumerated() {
-            let mode = ReferenceMode(rawValue: c.string("ref_mode"))!
-            let r = try ranker.rankWithReference(c.string("prompt"), c.strings("candidates"), instruction: c.optionalString("instruction") ?? "",
+            let mode = ReferenceMode(rawValue: try c.string("ref_mode"))!
+            let r = try ranker.rankWithReference(try c.string("prompt"), try c.strings("candidates"), instruction: c.optionalString("instruction") ?? "",
                                                  refMode: mode, reference: c.optionalString("reference"))
-            XCTAssertEqual(r.ranks, c.ints("ranks"), "case \(k) \(mode) ranks")
-            for (i, (ours, theirs)) in zip(r.scores!, c.floats("scores")).enumerated() { close(ours, theirs, "case \(k) \(mode) score \(i)") }
+            XCTAssertEqual(r.ranks, try c.ints("ranks"), "case \(k) \(mode) ranks")
+            for (i, (ours, theirs)) in zip(r.scores!, try c.floats("scores")).enumerated() { close(ours, theirs, "case \(k) \(mode) score \(i)") }
             // The reference scores exactly −0.0 against itself, as in Blender.
             if c.optionalString("reference") == nil {
-                let ref = mode.pick(c.strings("candidates"))
+                let ref = mode.pick(try c.strings("candidates"))
                 XCTAssertEqual(r.scores![ref], 0)
                 XCTAssertEqual(r.scores![ref].sign, .minus)
             }
@@ -83,20 +83,21 @@ final class ParityTests: XCTestCase {
     func testCompareConversations() throws {
         let ranker = try TestSupport.ranker()
         let parity = try TestSupport.parity()
-        for (k, c) in parity.cases("compare_conversations").enumerated() {
+        for (k, c) in try parity.cases("compare_conversations").enumerated() {
             for (key, mode) in [("ab", CompareMode.ab), ("ba", .ba), ("both", .both)] {
-                let result = try ranker.compareConversations(c.turns("a"), c.turns("b"), mode: mode)
-                close(result.logit, c.float("logit_" + key), "conversation \(k) \(mode.rawValue)")
-                XCTAssertEqual(result.blenderResult, c.bool("result_" + key))
+                let result = try ranker.compareConversations(try c.turns("a"), try c.turns("b"), mode: mode)
+                close(result.logit, try c.float("logit_" + key), "conversation \(k) \(mode.rawValue)")
+                XCTAssertEqual(result.blenderResult, try c.bool("result_" + key))
             }
         }
-        for c in parity.cases("compare_conversations_errors") {
-            XCTAssertThrowsError(try ranker.compareConversations(c.turns("a"), c.turns("b"))) { error in
-                let ours = (error as! PairRMError)
+        for c in try parity.cases("compare_conversations_errors") {
+            let expected = try c.string("error")
+            XCTAssertThrowsError(try ranker.compareConversations(try c.turns("a"), try c.turns("b"))) { error in
+                guard let ours = error as? PairRMError else { return XCTFail("not a PairRMError: \(error)") }
                 XCTAssertEqual(ours.kind, .invalidConversation)
-                var message = c.string("error").lowercased()
+                var message = expected.lowercased()
                 if message.hasPrefix("each ") { message.removeFirst(5) }
-                XCTAssertTrue(ours.problem.lowercased().contains(message), "\(ours) vs Blender's \"\(c.string("error"))\"")
+                XCTAssertTrue(ours.problem.lowercased().contains(message), "\(ours) vs Blender's \"\(expected)\"")
             }
         }
     }
@@ -104,7 +105,7 @@ final class ParityTests: XCTestCase {
     func testBestAndWorstOfN() throws {
         let ranker = try TestSupport.ranker()
         for (k, c) in try TestSupport.parity().cases("best_of_n").enumerated() {
-            let (x, candidates, instruction) = (c.string("prompt"), c.strings("candidates"), c.optionalString("instruction") ?? "")
+            let (x, candidates, instruction) = (try c.string("prompt"), try c.strings("candidates"), c.optionalString("instruction") ?? "")
             for worst in [false, true] {
                 let which = worst ? "worst" : "best"
                 let select = { (strategy: SelectionStrategy) in
@@ -112,13 +113,13 @@ final class ParityTests: XCTestCase {
                           : try ranker.bestOfN(x, candidates, instruction: instruction, strategy: strategy)
                 }
                 let full = try select(.full)
-                XCTAssertEqual(candidates[full.index], c.string(which + "_full"), "case \(k) \(which) full")
-                XCTAssertEqual(full.ordered(candidates), c.strings(which + "_full_all"), "case \(k) \(which) full order")
-                for bubble in c.cases(which + "_bubble") {
-                    let start = bubble.ints("start_order")
+                XCTAssertEqual(candidates[full.index], try c.string(which + "_full"), "case \(k) \(which) full")
+                XCTAssertEqual(full.ordered(candidates), try c.strings(which + "_full_all"), "case \(k) \(which) full order")
+                for bubble in try c.cases(which + "_bubble") {
+                    let start = try bubble.ints("start_order")
                     let s = try select(.bubble(startOrder: start))
-                    XCTAssertEqual(candidates[s.index], bubble.string("choice"), "case \(k) \(which) bubble \(start)")
-                    XCTAssertEqual(s.ordered(candidates), bubble.strings("all"), "case \(k) \(which) bubble \(start) all")
+                    XCTAssertEqual(candidates[s.index], try bubble.string("choice"), "case \(k) \(which) bubble \(start)")
+                    XCTAssertEqual(s.ordered(candidates), try bubble.strings("all"), "case \(k) \(which) bubble \(start) all")
                     XCTAssertEqual(s.forwardPasses, 2 * (candidates.count - 1))
                 }
             }

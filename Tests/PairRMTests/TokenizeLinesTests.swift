@@ -1,4 +1,6 @@
 import Foundation
+import PairRMProtocol
+import PairRMTestSupport
 import PairRMTokenizer
 import XCTest
 @testable import PairRM
@@ -35,8 +37,8 @@ final class TokenizeLinesTests: XCTestCase {
         XCTAssertEqual(try run(plain, "").get(), "{\"ids\":[],\"pieces\":[]}\n")
         // The output is JSON that Foundation reads back to the same ids.
         let out = try run(lines, #"{"text": "a \"quoted\" line\twith\ttabs"}"#).get()
-        let object = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]
-        XCTAssertEqual((object["ids"] as! [Int]).map(Int32.init), t.encode("a \"quoted\" line\twith\ttabs"))
+        let object = try FixtureObject(json: out, name: "tokenize output")
+        XCTAssertEqual(try object.int32s("ids"), t.encode("a \"quoted\" line\twith\ttabs"))
     }
 
     func testBadLines() throws {

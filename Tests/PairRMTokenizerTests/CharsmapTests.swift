@@ -17,7 +17,7 @@ final class CharsmapTests: XCTestCase {
         try blob.withUnsafeBytes { raw in
             let c = try Charsmap(blob: raw)
             let rules = c.allRules()
-            XCTAssertEqual(rules.count, 224_711)   // tokenizer-spec.md §2.3
+            XCTAssertEqual(rules.count, 224_711)   // Formats/tokenizer.md §2.3
             XCTAssertEqual(rules.map(\.key.count).max(), 10)
             let map = Dictionary(rules.map { ($0.key, $0.replacement) }, uniquingKeysWith: { a, _ in a })
             XCTAssertEqual(map[Array("\u{3000}".utf8)], [0x20])

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import PairRMTokenizer
 
-/// Every case of ../shared/vocab/tokenizer-cases.jsonl (and our generated extras), both modes.
+/// Every case of the 308 reference cases (Tests/Fixtures/tokenizer/tokenizer-cases.jsonl.zst) and our generated extras, both modes.
 final class ConformanceTests: XCTestCase {
     private func check(_ mode: TokenizerMode, path: String = Fixtures.casesPath, file: StaticString = #filePath, line: UInt = #line) throws {
         let tokenizer = try Fixtures.real()
@@ -24,7 +24,7 @@ final class ConformanceTests: XCTestCase {
     func testPairRMModeMatchesHuggingFaceFast() throws { try check(.pairRM) }
     func testSentencePieceModeMatchesSentencePiece() throws { try check(.sentencePiece) }
 
-    /// Tests/Fixtures/tokenizer/extra-cases.jsonl (Tools/python/tokenizer/make_extra_cases.py).
+    /// Tests/Fixtures/tokenizer/extra-cases.jsonl (Tools/python/pairrm_reference/tokenizer/make_extra_cases.py).
     static let extraPath = Fixtures.repoRoot.appendingPathComponent("Tests/Fixtures/tokenizer/extra-cases.jsonl").path
     func testPairRMModeOnExtraCases() throws { try check(.pairRM, path: Self.extraPath) }
     func testSentencePieceModeOnExtraCases() throws { try check(.sentencePiece, path: Self.extraPath) }

@@ -1,7 +1,7 @@
 import XCTest
 @testable import PairRMTokenizer
 
-/// pairrm-spec.md §2.1/§2.2/§2.6 fixtures (verified against the fast tokenizer with the real spm).
+/// Formats/pairrm-model.md §2.1/§2.2/§2.6 fixtures (verified against the fast tokenizer with the real spm).
 final class PairAssemblyTests: XCTestCase {
     func testSpecFixtures() throws {
         let t = try Fixtures.real()
@@ -22,7 +22,7 @@ final class PairAssemblyTests: XCTestCase {
         }
     }
 
-    /// §2.1 table: `encode(prefix + text)` with [CLS]/[SEP] around it.
+    /// Formats/pairrm-model.md §2.1 table: `encode(prefix + text)` with [CLS]/[SEP] around it.
     func testSegmentTable() throws {
         let t = try Fixtures.real()
         func wrapped(_ text: String) -> [Int32] { [1] + t.encode(text) + [2] }

@@ -94,8 +94,8 @@ final class PieceTrieTests: XCTestCase {
 
         let built = try Tokenizer(vocabulary: Fixtures.view(of: Fixtures.realContents(withTrie: false)))
         XCTAssertFalse(built.matcher.isStored)
-        let corpusPath = Fixtures.vocabDirectory.appendingPathComponent("bench-corpus.txt").path
-        let paragraphs = try String(contentsOfFile: corpusPath, encoding: .utf8).split(separator: "\n").prefix(400)
+        let corpus = try Fixtures.fixtureBytes(Fixtures.fixtureDirectory.appendingPathComponent("bench-corpus-head400.txt.zst").path)
+        let paragraphs = String(decoding: corpus, as: UTF8.self).split(separator: "\n").prefix(400)
         for p in paragraphs {
             for mode in [TokenizerMode.pairRM, .sentencePiece] {
                 XCTAssertEqual(stored.encode(String(p), mode: mode), built.encode(String(p), mode: mode))

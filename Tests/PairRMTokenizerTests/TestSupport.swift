@@ -5,16 +5,23 @@ import PairRMFormat
 @testable import PairRMTokenizer
 
 /// Shared fixtures: the real DeBERTa-v3 vocabulary (with PairRM's added-token table) and the
-/// conformance cases, loaded once per test process.
+/// 308 conformance cases, committed zstd-compressed under Tests/Fixtures/tokenizer (copies of
+/// the MIT-licensed spm.model and the reference cases; Tests/Fixtures/tokenizer/README.md),
+/// loaded once per test process, so a fresh clone tests the tokenizer fully.
 enum Fixtures {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let shared = repoRoot.deletingLastPathComponent().appendingPathComponent("shared")
-    static let vocabDirectory = shared.appendingPathComponent("vocab")
-    static let spmPath = vocabDirectory.appendingPathComponent("deberta-v3-spm.model").path
-    static let casesPath = vocabDirectory.appendingPathComponent("tokenizer-cases.jsonl").path
+    static let fixtureDirectory = repoRoot.appendingPathComponent("Tests/Fixtures/tokenizer")
+    static let spmPath = fixtureDirectory.appendingPathComponent("deberta-v3-spm.model.zst").path
+    static let casesPath = fixtureDirectory.appendingPathComponent("tokenizer-cases.jsonl.zst").path
 
-    /// tokenizer-spec.md §6.1: the added-token table PairRM's fast tokenizer ends up with.
+    /// A committed fixture, decompressed when it ends in .zst.
+    static func fixtureBytes(_ path: String) throws -> [UInt8] {
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        return path.hasSuffix(".zst") ? try Zstd.decompressFrame(bytes, file: path) : bytes
+    }
+
+    /// Formats/tokenizer.md §6.1: the added-token table PairRM's fast tokenizer ends up with.
     static let pairRMAddedTokens: [AddedToken] = [
         AddedToken(id: 0, content: "[PAD]", special: true, normalized: false),
         AddedToken(id: 1, content: "[CLS]", special: true, normalized: false),
@@ -44,7 +51,7 @@ enum Fixtures {
     private static let realContentsResult = Result { try parseRealContents() }
 
     private static func parseRealContents() throws -> VocabularyContents {
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: spmPath)))
+        let bytes = try fixtureBytes(spmPath)
         let spm = try SentencePieceModel.parse(bytes, file: spmPath)
         let pieces = spm.pieces.map(\.bytes)
         return VocabularyContents(pieces: pieces, scores: spm.pieces.map(\.score),
@@ -55,10 +62,9 @@ enum Fixtures {
 
     private static let realResult: Result<Tokenizer, Error> = Result { try Tokenizer(vocabulary: view(of: realContents())) }
 
-    /// The real tokenizer; skips the test when ../shared is not present.
+    /// The real tokenizer.
     static func real() throws -> Tokenizer {
-        guard FileManager.default.fileExists(atPath: spmPath) else { throw XCTSkip("no \(spmPath)") }
-        return try realResult.get()
+        try realResult.get()
     }
 
     struct Case: Decodable {
@@ -73,8 +79,7 @@ enum Fixtures {
     }
 
     static func cases(_ path: String = casesPath) throws -> [Case] {
-        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("no \(path)") }
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let text = String(decoding: try fixtureBytes(path), as: UTF8.self)
         return try text.split(separator: "\n").map { try JSONDecoder().decode(Case.self, from: Data($0.utf8)) }
     }
 

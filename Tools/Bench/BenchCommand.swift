@@ -126,7 +126,7 @@ struct Fidelity: ParsableCommand {
         abstract: "Order-averaged scores s = (L(a,b) − L(b,a))/2 of quantized models against a reference model on a JSONL of pairs.",
         discussion: """
             Input lines: {"ids_ab": [...], "pos_ab": [p0,p1,p2], "ids_ba": [...],
-            "pos_ba": [...]} (Tools/python/golden/make_pairs.py). The reference is run
+            "pos_ba": [...]} (Tools/python/pairrm_reference/golden/make_pairs.py). The reference is run
             once; with --reference-logits FILE its logits are read from FILE when it
             exists (same model, same pairs) and written there otherwise, so several runs
             share one f32 pass.
@@ -221,11 +221,11 @@ struct Fidelity: ParsableCommand {
 
 struct Reference: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compare our logits with PyTorch's (Tools/python/golden/reference_logits.py output) on the same pairs.",
+        abstract: "Compare our logits with PyTorch's (Tools/python/pairrm_reference/golden/reference_logits.py output) on the same pairs.",
         discussion: "Prints the largest |ours − PyTorch| over both orders of every pair, as JSON.")
 
     @Option(help: "The .prm model (normally f32); PATH@INT8 or PATH@rules overrides its activation plan.") var model: String
-    @Option(help: "Pairs JSONL (Tools/python/golden/make_pairs.py).") var pairs: String
+    @Option(help: "Pairs JSONL (Tools/python/pairrm_reference/golden/make_pairs.py).") var pairs: String
     @Option(help: "reference_logits.py output JSON.") var logits: String
     @Option(help: "Threads.") var threads: Int = 2
     @Option(help: "Kernel variant: generic, avx2, avx512_vnni, neon_dotprod (default: best).") var kernels: String?

@@ -203,23 +203,26 @@ int main(int argc, char **argv) {
                     continue;
                 }
                 // Random weights: any bytes are valid int8/nibbles; scales and f16 values must be finite.
-                size_t wbytes = kd == Q8 ? (size_t)(n / 16 * (16 * k + 128)) : kd == Q4 ? (size_t)(n / 16 * k / 32 * 320)
-                              : kd == Q8B || kd == Q8A8 ? (size_t)(n / 16 * k / 32 * 576)
+                // (Shapes are multiples of 16 rows and 32 columns: no padding.)
+                int64_t panels = n / PRM_PANEL_ROWS, blocks = panels * (k / PRM_BLOCK_COLUMNS);
+                int64_t q8_stride = PRM_PANEL_ROWS * k + PRM_Q8_P16_TAIL_BYTES;
+                size_t wbytes = kd == Q8 ? (size_t)(panels * q8_stride) : kd == Q4 ? (size_t)(blocks * PRM_Q4_P16B32_BLOCK_BYTES)
+                              : kd == Q8B || kd == Q8A8 ? (size_t)(blocks * PRM_Q8_P16B32_BLOCK_BYTES)
                               : kd == F32 ? (size_t)(n * k * 4) : (size_t)(n * k * 2);
                 if (kd == F32) random_floats(w, (size_t)(n * k));
                 else fill_random(w, wbytes);
                 if (kd == F16) for (size_t i = 0; i < (size_t)(n * k); i++) ((uint16_t *)w)[i] &= 0xBBFF;  // |v| < 2
-                if (kd == Q8) for (int64_t p = 0; p < n / 16; p++) for (int r = 0; r < 16; r++) {
+                if (kd == Q8) for (int64_t p = 0; p < panels; p++) for (int r = 0; r < PRM_PANEL_ROWS; r++) {
                     float one = 0.01f;
-                    memcpy((uint8_t *)w + p * (16 * k + 128) + 16 * k + 4 * r, &one, 4);
+                    memcpy((uint8_t *)w + p * q8_stride + PRM_PANEL_ROWS * k + PRM_Q8_P16_TAIL_SCALE_OFFSET + 4 * r, &one, 4);
                 }
-                if (kd == Q4) for (int64_t b = 0; b < n / 16 * k / 32; b++) for (int r = 0; r < 16; r++) {
+                if (kd == Q4) for (int64_t b = 0; b < blocks; b++) for (int r = 0; r < PRM_PANEL_ROWS; r++) {
                     float one = 0.01f;
-                    memcpy((uint8_t *)w + b * 320 + 256 + 4 * r, &one, 4);
+                    memcpy((uint8_t *)w + b * PRM_Q4_P16B32_BLOCK_BYTES + PRM_Q4_P16B32_SCALE_OFFSET + 4 * r, &one, 4);
                 }
-                if (kd == Q8B || kd == Q8A8) for (int64_t b = 0; b < n / 16 * k / 32; b++) for (int r = 0; r < 16; r++) {
+                if (kd == Q8B || kd == Q8A8) for (int64_t b = 0; b < blocks; b++) for (int r = 0; r < PRM_PANEL_ROWS; r++) {
                     float one = 0.01f;
-                    memcpy((uint8_t *)w + b * 576 + 512 + 4 * r, &one, 4);
+                    memcpy((uint8_t *)w + b * PRM_Q8_P16B32_BLOCK_BYTES + PRM_Q8_P16B32_SCALE_OFFSET + 4 * r, &one, 4);
                 }
                 qa.m = m;
                 qa.kp = k;

@@ -3,8 +3,11 @@
 // gives bit-identical results. Built by hand or by the scripts next to it:
 //   cc -O2 Tools/kernels/kernel_selftest.c Sources/PairRMKernels/{dispatch.c,generic/*.c,arch/*/*.c}
 //      -lm -lpthread && ./a.out
-// Variants the CPU lacks are skipped, except in emulated builds (-DPRM_EMULATE_X86_SIMD, see
-// test_x86_emulated.sh) where the x86 intrinsics run as portable C. Prints "N passed, M failed".
+// Variants the CPU lacks are skipped, except in emulated builds (PRM_EMULATE_X86_SIMD, set by
+// prm_simde_shim.h in test_x86_emulated.sh) where the x86 intrinsics run as portable C. Prints
+// "N passed, M failed". The checks are also callable without this file's main
+// (-DPRM_SELFTEST_NO_MAIN): prm_selftest_run in kernel_selftest.h.
+#include "kernel_selftest.h"
 #include "../../Sources/PairRMKernels/kernel_table.h"
 #include <math.h>
 #include <stdio.h>
@@ -17,7 +20,8 @@ static const char *variant;
 // ---------------------------------------------------------------------------------------------
 // Random data.
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+#define RNG_SEED 0x9E3779B97F4A7C15ull
+static uint64_t rng_state = RNG_SEED;
 static uint32_t next_u32(void) {
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
@@ -44,23 +48,32 @@ static uint16_t float_to_half(float f) {  // round to nearest even; test values 
     return (uint16_t)h;
 }
 
+// Byte offset of row r, column j in a group of 16 rows × 4 columns (pairrm_layouts.h).
+static int64_t group_byte(int64_t r, int64_t j) {
+    return PRM_GROUP_BYTES * (j / PRM_GROUP_COLUMNS) + PRM_GROUP_COLUMNS * r + j % PRM_GROUP_COLUMNS;
+}
+static int64_t panels_of(int64_t n) { return (n + PRM_PANEL_ROWS - 1) / PRM_PANEL_ROWS; }
+static int64_t blocks_of(int64_t k) { return (k + PRM_BLOCK_COLUMNS - 1) / PRM_BLOCK_COLUMNS; }
+static int64_t q8p16_columns(int64_t k) { return (k + PRM_GROUP_COLUMNS - 1) / PRM_GROUP_COLUMNS * PRM_GROUP_COLUMNS; }
+static int64_t q8p16_stride(int64_t k) { return PRM_PANEL_ROWS * q8p16_columns(k) + PRM_Q8_P16_TAIL_BYTES; }
+
 // Q8_P16 weights (§6.2) with random int8 in [-127, 127]; padding rows/columns are zero.
 static uint8_t *make_q8p16(int64_t n, int64_t k) {
-    int64_t kp4 = (k + 3) / 4 * 4, panels = (n + 15) / 16, stride = 16 * kp4 + 128;
+    int64_t panels = panels_of(n), stride = q8p16_stride(k);
     uint8_t *w = calloc((size_t)(panels * stride), 1);
     for (int64_t p = 0; p < panels; p++) {
-        uint8_t *panel = w + p * stride;
-        for (int64_t r = 0; r < 16; r++) {
-            int64_t row = 16 * p + r;
+        uint8_t *panel = w + p * stride, *tail = panel + PRM_PANEL_ROWS * q8p16_columns(k);
+        for (int64_t r = 0; r < PRM_PANEL_ROWS; r++) {
+            int64_t row = PRM_PANEL_ROWS * p + r;
             int32_t sum = 0;
             float scale = row < n ? uniform(0.001f, 0.02f) : 0.0f;
             for (int64_t c = 0; c < k && row < n; c++) {
                 int8_t v = (int8_t)((int)(next_u32() % 255) - 127);
-                panel[64 * (c / 4) + 4 * r + c % 4] = (uint8_t)v;
+                panel[group_byte(r, c)] = (uint8_t)v;
                 sum += v;
             }
-            memcpy(panel + 16 * kp4 + 4 * r, &scale, 4);
-            memcpy(panel + 16 * kp4 + 64 + 4 * r, &sum, 4);
+            memcpy(tail + PRM_Q8_P16_TAIL_SCALE_OFFSET + 4 * r, &scale, 4);
+            memcpy(tail + PRM_Q8_P16_TAIL_ROWSUM_OFFSET + 4 * r, &sum, 4);
         }
     }
     return w;
@@ -68,15 +81,15 @@ static uint8_t *make_q8p16(int64_t n, int64_t k) {
 
 // Q4_P16B32 weights (§6.3): every nibble random, padding included (the activations are zero there).
 static uint8_t *make_q4p16b32(int64_t n, int64_t k) {
-    int64_t blocks = (k + 31) / 32, panels = (n + 15) / 16, size = panels * blocks * 320;
+    int64_t blocks = blocks_of(k), panels = panels_of(n), size = panels * blocks * PRM_Q4_P16B32_BLOCK_BYTES;
     uint8_t *w = malloc((size_t)size);
     for (int64_t p = 0; p < panels; p++) {
         for (int64_t b = 0; b < blocks; b++) {
-            uint8_t *blk = w + (p * blocks + b) * 320;
-            for (int j = 0; j < 256; j++) blk[j] = (uint8_t)next_u32();
-            for (int r = 0; r < 16; r++) {
-                float scale = 16 * p + r < n ? uniform(-0.01f, 0.01f) : 0.0f;
-                memcpy(blk + 256 + 4 * r, &scale, 4);
+            uint8_t *blk = w + (p * blocks + b) * PRM_Q4_P16B32_BLOCK_BYTES;
+            for (int j = 0; j < PRM_Q4_P16B32_SCALE_OFFSET; j++) blk[j] = (uint8_t)next_u32();
+            for (int r = 0; r < PRM_PANEL_ROWS; r++) {
+                float scale = PRM_PANEL_ROWS * p + r < n ? uniform(-0.01f, 0.01f) : 0.0f;
+                memcpy(blk + PRM_Q4_P16B32_SCALE_OFFSET + 4 * r, &scale, 4);
             }
         }
     }
@@ -86,10 +99,10 @@ static uint8_t *make_q4p16b32(int64_t n, int64_t k) {
 static prm_q8_activations alloc_q8(int64_t m, int64_t k) {
     prm_q8_activations a;
     a.m = m;
-    a.kp = (k + 31) / 32 * 32;
+    a.kp = blocks_of(k) * PRM_BLOCK_COLUMNS;
     a.q = malloc((size_t)(m * a.kp));
     a.scale = malloc(sizeof(float) * (size_t)m);
-    a.block_sum = malloc(sizeof(int32_t) * (size_t)(m * a.kp / 32));
+    a.block_sum = malloc(sizeof(int32_t) * (size_t)(m * a.kp / PRM_BLOCK_COLUMNS));
     return a;
 }
 static void free_q8(prm_q8_activations *a) { free(a->q); free(a->scale); free(a->block_sum); }
@@ -100,7 +113,7 @@ static prm_q8_activations q8_rows(const prm_q8_activations *a, int64_t i0, int64
     v.m = rows;
     v.q += i0 * a->kp;
     v.scale += i0;
-    v.block_sum += i0 * (a->kp / 32);
+    v.block_sum += i0 * (a->kp / PRM_BLOCK_COLUMNS);
     return v;
 }
 
@@ -162,28 +175,31 @@ static double vs_magnitude(int64_t i, double want, const void *c) {
 static float *quantized_magnitude(int q4, const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
                                   const float *bias, int64_t ldy) {
     float *mag = calloc((size_t)(x->m * ldy), sizeof(float));
-    int64_t kp4 = (k + 3) / 4 * 4, blocks = (k + 31) / 32;
+    int64_t kp4 = q8p16_columns(k), blocks = blocks_of(k);
     for (int64_t i = 0; i < x->m; i++) {
         const int8_t *q = x->q + i * x->kp;
         for (int64_t o = 0; o < n; o++) {
             double sum = 0;
+            int64_t r = o % PRM_PANEL_ROWS;
             if (!q4) {
-                const uint8_t *panel = w + (o / 16) * (16 * kp4 + 128);
+                const uint8_t *panel = w + (o / PRM_PANEL_ROWS) * q8p16_stride(k);
                 int64_t acc = 0;
-                for (int64_t j = 0; j < kp4; j++) acc += q[j] * (int8_t)panel[64 * (j / 4) + 4 * (o % 16) + j % 4];
+                for (int64_t j = 0; j < kp4; j++) acc += q[j] * (int8_t)panel[group_byte(r, j)];
                 float scale;
-                memcpy(&scale, panel + 16 * kp4 + 4 * (o % 16), 4);
+                memcpy(&scale, panel + PRM_PANEL_ROWS * kp4 + PRM_Q8_P16_TAIL_SCALE_OFFSET + 4 * r, 4);
                 sum = fabs((double)scale * (double)acc);
             } else {
                 for (int64_t b = 0; b < blocks; b++) {
-                    const uint8_t *blk = w + ((o / 16) * blocks + b) * 320;
+                    const uint8_t *blk = w + ((o / PRM_PANEL_ROWS) * blocks + b) * PRM_Q4_P16B32_BLOCK_BYTES;
                     int64_t acc = 0;
-                    for (int64_t j = 0; j < 32; j++) {
-                        uint8_t byte = blk[64 * (j / 8) + 4 * (o % 16) + j % 4];
-                        acc += q[32 * b + j] * ((j % 8 < 4 ? byte & 0x0F : byte >> 4) - 8);
+                    for (int64_t j = 0; j < PRM_BLOCK_COLUMNS; j++) {
+                        int64_t g = j / PRM_Q4_P16B32_GROUP_COLUMNS, c = j % PRM_Q4_P16B32_GROUP_COLUMNS;
+                        uint8_t byte = blk[PRM_GROUP_BYTES * g + PRM_GROUP_COLUMNS * r + c % PRM_GROUP_COLUMNS];
+                        int u = c < PRM_GROUP_COLUMNS ? byte & 0x0F : byte >> 4;
+                        acc += q[PRM_BLOCK_COLUMNS * b + j] * (u - PRM_Q4_P16B32_NIBBLE_OFFSET);
                     }
                     float scale;
-                    memcpy(&scale, blk + 256 + 4 * (o % 16), 4);
+                    memcpy(&scale, blk + PRM_Q4_P16B32_SCALE_OFFSET + 4 * r, 4);
                     sum += fabs((double)scale * (double)acc);
                 }
             }
@@ -207,7 +223,7 @@ static void test_quantized(const prm_kernel_table *g, const prm_kernel_table *v,
     check_identical("quantize_activations.q", sizes, qb.q, qa.q, (size_t)(m * qa.kp));
     check_identical("quantize_activations.scale", sizes, qb.scale, qa.scale, sizeof(float) * (size_t)m);
     check_identical("quantize_activations.block_sum", sizes, qb.block_sum, qa.block_sum,
-                    sizeof(int32_t) * (size_t)(m * qa.kp / 32));
+                    sizeof(int32_t) * (size_t)(m * qa.kp / PRM_BLOCK_COLUMNS));
 
     float *bias = random_floats(n, -1.0f, 1.0f);
     float *want = calloc((size_t)(m * ldy), sizeof(float)), *got = calloc((size_t)(m * ldy), sizeof(float));
@@ -255,16 +271,16 @@ static void test_quantized(const prm_kernel_table *g, const prm_kernel_table *v,
 // Q8_P16B32 weights: random int8 in [-127, 127] and random scales of either sign per row and block;
 // padding rows and columns zero, padding rows' scales zero.
 static uint8_t *make_q8p16b32(int64_t n, int64_t k) {
-    int64_t blocks = (k + 31) / 32, panels = (n + 15) / 16;
-    uint8_t *w = calloc((size_t)(panels * blocks * 576), 1);
+    int64_t blocks = blocks_of(k), panels = panels_of(n);
+    uint8_t *w = calloc((size_t)(panels * blocks * PRM_Q8_P16B32_BLOCK_BYTES), 1);
     for (int64_t p = 0; p < panels; p++)
         for (int64_t b = 0; b < blocks; b++) {
-            uint8_t *blk = w + (p * blocks + b) * 576;
-            for (int64_t r = 0; r < 16 && 16 * p + r < n; r++) {
-                for (int64_t j = 0; j < 32 && 32 * b + j < k; j++)
-                    blk[64 * (j / 4) + 4 * r + j % 4] = (uint8_t)(int8_t)((int)(next_u32() % 255) - 127);
+            uint8_t *blk = w + (p * blocks + b) * PRM_Q8_P16B32_BLOCK_BYTES;
+            for (int64_t r = 0; r < PRM_PANEL_ROWS && PRM_PANEL_ROWS * p + r < n; r++) {
+                for (int64_t j = 0; j < PRM_BLOCK_COLUMNS && PRM_BLOCK_COLUMNS * b + j < k; j++)
+                    blk[group_byte(r, j)] = (uint8_t)(int8_t)((int)(next_u32() % 255) - 127);
                 float scale = uniform(-0.02f, 0.02f);
-                memcpy(blk + 512 + 4 * r, &scale, 4);
+                memcpy(blk + PRM_Q8_P16B32_SCALE_OFFSET + 4 * r, &scale, 4);
             }
         }
     return w;
@@ -273,7 +289,7 @@ static uint8_t *make_q8p16b32(int64_t n, int64_t k) {
 static prm_q16_activations alloc_q16(int64_t m, int64_t k) {
     prm_q16_activations a;
     a.m = m;
-    a.kp = (k + 31) / 32 * 32;
+    a.kp = blocks_of(k) * PRM_BLOCK_COLUMNS;
     a.q = malloc(sizeof(int16_t) * (size_t)(m * a.kp + 1));
     a.scale = malloc(sizeof(float) * (size_t)(m + 1));
     return a;
@@ -540,26 +556,28 @@ static void test_f16_to_f32(const prm_kernel_table *t) {
     free(all); free(want); free(got);
 }
 
-int main(void) {
+// Whether this build can run `isa`: the CPU's support, or any x86 variant in emulated builds.
+static int testable(int isa) {
+    if (isa < 0 || isa >= PRM_ISA_COUNT) return 0;
+#if defined(PRM_EMULATE_X86_SIMD)
+    if (isa == PRM_ISA_AVX2 || isa == PRM_ISA_AVX512_VNNI) return 1;
+#endif
+    return prm_isa_supported((prm_isa)isa);
+}
+
+int prm_selftest_run(int isa) {
+    if (!testable(isa)) return -1;
     static const int64_t ms[] = {1, 3, 17, 64}, ks[] = {4, 32, 36, 100, 1024}, ns[] = {16, 17, 48, 100};
+    rng_state = RNG_SEED;  // the same data whatever ran before
+    int before = failed;
     prm_kernel_table generic;
     prm_fill_variant(PRM_ISA_GENERIC, &generic);
-    variant = prm_isa_name(PRM_ISA_GENERIC);
-    test_f16_to_f32(&generic);
-    for (int isa = 1; isa < PRM_ISA_COUNT; isa++) {
-#if defined(PRM_EMULATE_X86_SIMD)
-        int testable = isa == PRM_ISA_AVX2 || isa == PRM_ISA_AVX512_VNNI;
-#else
-        int testable = prm_isa_supported((prm_isa)isa);
-#endif
-        variant = prm_isa_name((prm_isa)isa);
-        if (!testable) {
-            printf("skip %s (not supported here)\n", variant);
-            continue;
-        }
+    variant = prm_isa_name((prm_isa)isa);
+    if (isa == PRM_ISA_GENERIC) {
+        test_f16_to_f32(&generic);
+    } else {
         prm_kernel_table t;
         prm_fill_variant((prm_isa)isa, &t);
-        int before = failed;
         for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
             for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
                 for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
@@ -574,8 +592,22 @@ int main(void) {
         for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
             for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) test_rowwise(&generic, &t, ms[a], ks[c % 5] + ns[c]);
         test_f16_to_f32(&t);
-        printf("%s: %s\n", variant, failed == before ? "ok" : "FAILED");
     }
+    printf("%s: %s\n", variant, failed == before ? "ok" : "FAILED");
+    fflush(stdout);
+    return failed - before;
+}
+
+void prm_selftest_totals(int *passed_out, int *failed_out) {
+    if (passed_out) *passed_out = passed;
+    if (failed_out) *failed_out = failed;
+}
+
+#if !defined(PRM_SELFTEST_NO_MAIN)
+int main(void) {
+    for (int isa = 0; isa < PRM_ISA_COUNT; isa++)
+        if (prm_selftest_run(isa) < 0) printf("skip %s (not supported here)\n", prm_isa_name((prm_isa)isa));
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
+#endif

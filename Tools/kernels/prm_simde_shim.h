@@ -1,7 +1,21 @@
 // Test-only: the x86 intrinsics for emulated builds of the kernels (test_x86_emulated.sh). SIMDe
 // implements them in portable C; the few the packaged SIMDe version lacks are written out here.
+//
+// The kernel sources know nothing of this file. The emulated build force-includes it in every
+// translation unit (-include) and puts Tools/kernels/emulated_x86 first on the include path, whose
+// stand-in <immintrin.h> keeps the compiler's real one (and its conflicting types) out. Before any
+// kernel header is read, it sets the hooks those headers leave open:
+//   PRM_TARGET_AVX2 / PRM_TARGET_AVX512  empty: no AVX instruction may be emitted (arch/x86/x86_simd.h)
+//   PRM_ROUNDED(v)                       (v): SIMDe's vectors are not register types; the build uses
+//                                        -ffp-contract=off instead (internal/kernel_common.h)
+//   PRM_EMULATE_X86_SIMD                 kernel_selftest.c tests the x86 variants whatever the CPU
 #ifndef PRM_SIMDE_SHIM_H
 #define PRM_SIMDE_SHIM_H
+#define PRM_EMULATE_X86_SIMD 1
+#define PRM_TARGET_AVX2
+#define PRM_TARGET_AVX512
+#define PRM_ROUNDED(v) (v)
+
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
 #include <simde/x86/fma.h>

@@ -5,27 +5,32 @@
 #   Tests/Fixtures/checkpoints/tiny-expected.json
 # Everything is deterministic: rerunning reproduces the committed bytes.
 #
-# Needs the reference venv (see requirements-reference.txt for how to create it):
-#   python3 -m venv /work/venv-ref
-#   /work/venv-ref/bin/pip install -r Tools/python/requirements-reference.txt
-#   /work/venv-ref/bin/pip install --no-deps llm-blender==0.0.2
-# Override the interpreter with PY=/path/to/python.
+# Needs the reference environment (see Tools/python/README.md):
+#   python3 -m venv .venv
+#   .venv/bin/pip install -e 'Tools/python[fixtures]'
+#   .venv/bin/pip install --no-deps llm-blender==0.0.2
+# The interpreter is $PY, else .venv/bin/python of the repository if present, else python3.
+# pairrm_reference is imported from this folder (PYTHONPATH), installed or not. The tiny spm is
+# trained on ../shared/vocab/bench-corpus.txt beside the repository ($PAIRRM_SHARED_VOCAB overrides).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-PY="${PY:-/work/venv-ref/bin/python}"
+if [ -z "${PY:-}" ]; then
+    if [ -x "$REPO/.venv/bin/python" ]; then PY="$REPO/.venv/bin/python"; else PY=python3; fi
+fi
+export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
 FIX="$REPO/Tests/Fixtures"
 CK="$FIX/checkpoints"
 export PYTHONWARNINGS=ignore
 
-"$PY" "$HERE/make_tiny_spm.py" --out "$FIX/tiny-spm/spm.model"
+"$PY" -m pairrm_reference.make_tiny_spm --out "$FIX/tiny-spm/spm.model"
 
-mk() { "$PY" "$HERE/make_checkpoint.py" --size tiny --seed 1 --spm "$FIX/tiny-spm/spm.model" --force "$@"; }
+mk() { "$PY" -m pairrm_reference.make_checkpoint --size tiny --seed 1 --spm "$FIX/tiny-spm/spm.model" --force "$@"; }
 mk --layout pairrm-hf --dtype f32  --format safetensors --out "$CK/tiny-pairrm-hf"
 mk --layout pairrm    --dtype f32  --format safetensors --out "$CK/tiny-pairrm"
 mk --layout pairrm-hf --dtype f16  --format safetensors --out "$CK/tiny-f16"
 mk --layout pairrm-hf --dtype bf16 --format safetensors --out "$CK/tiny-bf16"
 mk --layout pairrm-hf --dtype f32  --format bin         --out "$CK/tiny-bin"
 
-"$PY" "$HERE/make_expected.py" --fixtures "$CK"
+"$PY" -m pairrm_reference.make_expected --fixtures "$CK"
 du -sh "$FIX/tiny-spm" "$CK"

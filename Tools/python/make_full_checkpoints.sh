@@ -3,19 +3,27 @@
 #   $OUT/full-pairrm-hf           f32, seed 1, --local-attention, llm-blender/PairRM-hf layout
 #   $OUT/full-pairrm-hf-outliers  f32, seed 2, --outliers --local-attention
 #   $OUT/full-pairrm-hf-fragile   f32, seed 3, --fragile --local-attention (scores sensitive to
-#                                 rounding: fp16/bf16/quantized fidelity, Tools/python/study/fidelity_table.py)
+#                                 rounding: fp16/bf16/quantized fidelity, pairrm_reference.study.fidelity_table)
 #   $OUT/full-pairrm              llm-blender/PairRM layout (RankerConfig config.json +
 #                                 ranker_config.json); weights and tokenizer files are
 #                                 symlinks into full-pairrm-hf
 # About 25 s and ~5 GB peak RAM per checkpoint (including the verification forward pass).
-# Reference venv: see requirements-reference.txt.  PY=... overrides the interpreter.
+# usage: bash Tools/python/make_full_checkpoints.sh [OUT]      (default OUT: scratch/ckpt)
+# Reference environment: see Tools/python/README.md. The interpreter is $PY, else .venv/bin/python
+# of the repository if present, else python3. The tokenizer is the real DeBERTa-v3 spm.model from
+# ../shared/vocab beside the repository ($PAIRRM_SHARED_VOCAB overrides).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PY="${PY:-python3}"   # the reference environment's python, e.g. PY=.venv/bin/python
+REPO="$(cd "$HERE/../.." && pwd)"
+if [ -z "${PY:-}" ]; then
+    if [ -x "$REPO/.venv/bin/python" ]; then PY="$REPO/.venv/bin/python"; else PY=python3; fi
+fi
+export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
 OUT="${1:-scratch/ckpt}"
 export PYTHONWARNINGS=ignore
 mkdir -p "$OUT"
-"$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm-hf --seed 1 --local-attention --force --out "$OUT/full-pairrm-hf"
-"$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm-hf --seed 2 --outliers --local-attention --force --out "$OUT/full-pairrm-hf-outliers"
-"$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm-hf --seed 3 --fragile --local-attention --force --out "$OUT/full-pairrm-hf-fragile"
-"$PY" "$HERE/make_checkpoint.py" --size full --layout pairrm --force --link-from "$OUT/full-pairrm-hf" --out "$OUT/full-pairrm"
+mk() { "$PY" -m pairrm_reference.make_checkpoint --size full --force "$@"; }
+mk --layout pairrm-hf --seed 1 --local-attention --out "$OUT/full-pairrm-hf"
+mk --layout pairrm-hf --seed 2 --outliers --local-attention --out "$OUT/full-pairrm-hf-outliers"
+mk --layout pairrm-hf --seed 3 --fragile --local-attention --out "$OUT/full-pairrm-hf-fragile"
+mk --layout pairrm --link-from "$OUT/full-pairrm-hf" --out "$OUT/full-pairrm"

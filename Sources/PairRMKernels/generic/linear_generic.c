@@ -1,6 +1,7 @@
 // Scalar reference GEMMs over the container's weight layouts. These define the arithmetic the
 // SIMD variants must reproduce (up to float summation order).
 #include "../kernel_table.h"
+#include "../internal/kernel_common.h"
 #include <math.h>
 #include <string.h>
 
@@ -30,9 +31,6 @@ static float half_to_float(uint16_t h) {
     memcpy(&f, &bits, 4);
     return f;
 }
-
-static float load_f32(const uint8_t *p) { float v; memcpy(&v, p, 4); return v; }
-static int32_t load_i32(const uint8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
 
 static void linear_f32_generic(const float *x, int64_t m, int64_t k, int64_t ldx, const float *w,
                                int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
@@ -82,10 +80,10 @@ static void quantize_activations_generic(const float *x, int64_t m, int64_t k, i
         for (int64_t j = 0; j < k; j++) q[j] = (int8_t)quantize_value(row[j], inverse, 127.0f);
         for (int64_t j = k; j < kp; j++) q[j] = 0;
         out->scale[i] = scale;
-        for (int64_t b = 0; b < kp / 32; b++) {
+        for (int64_t b = 0; b < kp / PRM_BLOCK_COLUMNS; b++) {
             int32_t sum = 0;
-            for (int64_t j = 0; j < 32; j++) sum += q[32 * b + j];
-            out->block_sum[i * (kp / 32) + b] = sum;
+            for (int64_t j = 0; j < PRM_BLOCK_COLUMNS; j++) sum += q[PRM_BLOCK_COLUMNS * b + j];
+            out->block_sum[i * (kp / PRM_BLOCK_COLUMNS) + b] = sum;
         }
     }
 }
@@ -93,19 +91,20 @@ static void quantize_activations_generic(const float *x, int64_t m, int64_t k, i
 static void linear_q8p16_generic(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
                                  int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
     (void)n;
-    int64_t kp4 = (k + 3) / 4 * 4;
-    int64_t stride = 16 * kp4 + 128;
+    int64_t kp4 = prm_q8_p16_columns(k);
+    int64_t stride = prm_q8_p16_panel_bytes(k);
     for (int64_t i = 0; i < x->m; i++) {
         const int8_t *q = x->q + i * x->kp;
         for (int64_t o = n_begin; o < n_end; o++) {
-            const uint8_t *panel = w + (o / 16) * stride;
-            int64_t r = o % 16;
+            const uint8_t *panel = w + (o / PRM_PANEL_ROWS) * stride;
+            int64_t r = o % PRM_PANEL_ROWS;
             int32_t acc = 0;
             for (int64_t j = 0; j < kp4; j++) {
-                int8_t wq = (int8_t)panel[64 * (j / 4) + 4 * r + j % 4];
+                int8_t wq = (int8_t)panel[prm_group_byte(r, j)];
                 acc += (int32_t)q[j] * wq;
             }
-            float scale = load_f32(panel + 16 * kp4 + 4 * r);
+            const uint8_t *tail = panel + PRM_PANEL_ROWS * kp4;
+            float scale = prm_load_f32(tail + PRM_Q8_P16_TAIL_SCALE_OFFSET + 4 * r);
             y[i * ldy + o] = x->scale[i] * scale * (float)acc + (bias ? bias[o] : 0.0f);
         }
     }
@@ -114,32 +113,32 @@ static void linear_q8p16_generic(const prm_q8_activations *x, int64_t k, const u
 static void linear_q4p16b32_generic(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
                                     int64_t n_begin, int64_t n_end, const float *bias, float *y, int64_t ldy) {
     (void)n;
-    int64_t blocks = (k + 31) / 32;
-    int64_t stride = blocks * 320;
+    int64_t blocks = prm_blocks(k);
+    int64_t stride = prm_q4_p16b32_panel_bytes(k);
     for (int64_t i = 0; i < x->m; i++) {
         const int8_t *q = x->q + i * x->kp;
-        const int32_t *block_sum = x->block_sum + i * (x->kp / 32);
+        const int32_t *block_sum = x->block_sum + i * (x->kp / PRM_BLOCK_COLUMNS);
         for (int64_t o = n_begin; o < n_end; o++) {
-            const uint8_t *panel = w + (o / 16) * stride;
-            int64_t r = o % 16;
+            const uint8_t *panel = w + (o / PRM_PANEL_ROWS) * stride;
+            int64_t r = o % PRM_PANEL_ROWS;
             float sum = 0;
             for (int64_t b = 0; b < blocks; b++) {
-                const uint8_t *block = panel + 320 * b;
+                const uint8_t *block = panel + PRM_Q4_P16B32_BLOCK_BYTES * b;
+                const int8_t *qb = q + PRM_BLOCK_COLUMNS * b;
                 int32_t acc = 0;
-                for (int64_t g = 0; g < 4; g++) {
-                    for (int64_t j = 0; j < 4; j++) {
-                        uint8_t byte = block[64 * g + 4 * r + j];
-                        acc += (int32_t)(byte & 0x0F) * q[32 * b + 8 * g + j];
-                        acc += (int32_t)(byte >> 4) * q[32 * b + 8 * g + 4 + j];
+                for (int64_t g = 0; g < PRM_Q4_P16B32_GROUPS; g++) {
+                    for (int64_t j = 0; j < PRM_GROUP_COLUMNS; j++) {
+                        uint8_t byte = block[PRM_GROUP_BYTES * g + PRM_GROUP_COLUMNS * r + j];
+                        acc += (int32_t)(byte & 0x0F) * qb[PRM_Q4_P16B32_GROUP_COLUMNS * g + j];
+                        acc += (int32_t)(byte >> 4) * qb[PRM_Q4_P16B32_GROUP_COLUMNS * g + PRM_GROUP_COLUMNS + j];
                     }
                 }
-                acc -= 8 * block_sum[b];
-                sum += load_f32(block + 256 + 4 * r) * (float)acc;
+                acc -= PRM_Q4_P16B32_NIBBLE_OFFSET * block_sum[b];
+                sum += prm_load_f32(block + PRM_Q4_P16B32_SCALE_OFFSET + 4 * r) * (float)acc;
             }
             y[i * ldy + o] = x->scale[i] * sum + (bias ? bias[o] : 0.0f);
         }
     }
-    (void)load_i32;
 }
 
 // The int16 activation quantizer: same rounding as quantize_activations (inverse computed once,
@@ -159,41 +158,31 @@ static void quantize_activations_q16_generic(const float *x, int64_t m, int64_t 
 }
 
 // A product rounded to f32 before it is used: keeps a compiler that contracts across statements
-// (GCC's default -ffp-contract=fast; FMA is baseline on aarch64) from fusing it into the next add.
-static inline float rounded_product(float a, float b) {
-    float p = a * b;
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __asm__("" : "+x"(p));
-#elif defined(__GNUC__) && defined(__aarch64__)
-    __asm__("" : "+w"(p));
-#else
-    volatile float v = p;
-    p = v;
-#endif
-    return p;
-}
+// (GCC's default -ffp-contract=fast; FMA is baseline on aarch64) from fusing it into the next add
+// (PRM_ROUNDED, internal/kernel_common.h).
+static inline float rounded_product(float a, float b) { return PRM_ROUNDED(a * b); }
 
 // Q8_P16B32 against quantized rows of either width (int16: the q8 recipe; int8: W8A8). `q` holds
 // m rows of kp elements of `width` bytes; only the element load differs between the two.
 static void q8p16b32_generic(const void *q, int width, int64_t m, int64_t kp, const float *sx, int64_t k,
                              const uint8_t *w, int64_t n_begin, int64_t n_end, const float *bias, float *y,
                              int64_t ldy) {
-    int64_t blocks = (k + 31) / 32;
-    int64_t stride = blocks * 576;
+    int64_t blocks = prm_blocks(k);
+    int64_t stride = prm_q8_p16b32_panel_bytes(k);
     for (int64_t i = 0; i < m; i++) {
         for (int64_t o = n_begin; o < n_end; o++) {
-            const uint8_t *panel = w + (o / 16) * stride;
-            int64_t r = o % 16;
+            const uint8_t *panel = w + (o / PRM_PANEL_ROWS) * stride;
+            int64_t r = o % PRM_PANEL_ROWS;
             float acc = 0;
             for (int64_t b = 0; b < blocks; b++) {
-                const uint8_t *block = panel + 576 * b;
+                const uint8_t *block = panel + PRM_Q8_P16B32_BLOCK_BYTES * b;
                 int32_t dot = 0;
-                for (int64_t j = 0; j < 32; j++) {
-                    int64_t at = i * kp + 32 * b + j;
+                for (int64_t j = 0; j < PRM_BLOCK_COLUMNS; j++) {
+                    int64_t at = i * kp + PRM_BLOCK_COLUMNS * b + j;
                     int32_t xq = width == 1 ? ((const int8_t *)q)[at] : ((const int16_t *)q)[at];
-                    dot += (int32_t)(int8_t)block[64 * (j / 4) + 4 * r + j % 4] * xq;
+                    dot += (int32_t)(int8_t)block[prm_group_byte(r, j)] * xq;
                 }
-                acc = fmaf((float)dot, load_f32(block + 512 + 4 * r), acc);
+                acc = fmaf((float)dot, prm_load_f32(block + PRM_Q8_P16B32_SCALE_OFFSET + 4 * r), acc);
             }
             y[i * ldy + o] = rounded_product(acc, sx[i]) + (bias ? bias[o] : 0.0f);
         }

@@ -1,5 +1,6 @@
 // PairRM-Swift compute kernels. Plain C, no model knowledge: GEMMs over the container's weight
-// layouts (Formats/prm-v1.md §6), f32 GEMMs for attention, and row-wise elementwise ops.
+// layouts (Formats/prm-v1.md §6; sizes and offsets in pairrm_layouts.h), f32 GEMMs for attention,
+// and row-wise elementwise ops.
 //
 // Every public entry point dispatches through one table chosen once, at first use, from the CPU's
 // features (ggml's arch/ + generic pattern): a scalar reference (`generic`, always present), and
@@ -15,6 +16,7 @@
 #ifndef PAIRRM_KERNELS_H
 #define PAIRRM_KERNELS_H
 
+#include "pairrm_layouts.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -93,9 +95,10 @@ typedef struct prm_q16_activations {
 /// Quantizes X (m x k, ldx) into `out` (whose buffers the caller sizes: kp = ceil(k/32)*32).
 void prm_quantize_activations_q16(const float *x, int64_t m, int64_t k, int64_t ldx, prm_q16_activations *out);
 
-/// W: Q8_P16B32 [N][K] (int8, one f32 scale per row per 32 columns; panel p, block b is 576 bytes at
-/// p * (kp/32) * 576 + 576 * b: 8 groups of 16 rows x 4 columns, byte[64g + 4r + j] = q[16p+r][32b+4g+j],
-/// then f32 scale[r] at 512). For every output o in [n_begin, n_end):
+/// W: Q8_P16B32 [N][K] (int8, one f32 scale per row per 32 columns; panel p, block b is 576 bytes
+/// (PRM_Q8_P16B32_BLOCK_BYTES) at p * (kp/32) * 576 + 576 * b: 8 groups of 16 rows x 4 columns,
+/// byte[64g + 4r + j] = q[16p+r][32b+4g+j], then f32 scale[r] at 512 (PRM_Q8_P16B32_SCALE_OFFSET)).
+/// For every output o in [n_begin, n_end):
 ///   acc = 0; for each block b in order: acc = fmaf((float)dot_b, wscale[o][b], acc);
 ///   y[i][o] = acc * scale[i] + bias[o]      (rounded product, then a separate add: never fused)
 /// with dot_b = sum over the block of (int32) wq[o][k] * xq[i][k], exact in int32. bias NULL adds

@@ -6,6 +6,7 @@
 // to the rounding of those products.
 #if defined(__aarch64__)
 #include "../../kernel_table.h"
+#include "../../internal/kernel_common.h"
 #include <arm_neon.h>
 #include <math.h>
 #include <string.h>
@@ -15,11 +16,8 @@
 #else
 #define PRM_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))  // what GCC's arm_neon.h requires
 #endif
-#define PRM_INLINE static inline __attribute__((always_inline))
 
-static int32_t load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
-
-PRM_INLINE int8x16_t broadcast4(const int8_t *p) { return vreinterpretq_s8_s32(vdupq_n_s32(load_i32(p))); }
+PRM_INLINE int8x16_t broadcast4(const int8_t *p) { return vreinterpretq_s8_s32(vdupq_n_s32(prm_load_i32(p))); }
 
 // ---------------------------------------------------------------------------------------------
 // Activation quantization: vcvtaq rounds half away from zero, exactly roundf.
@@ -56,11 +54,11 @@ static void quantize_activations_neon(const float *x, int64_t m, int64_t k, int6
         float scale = maximum / 127.0f;
         float32x4_t inverse = vdupq_n_f32(prm_quantization_inverse(maximum, 127.0f));
         int8_t *q = out->q + i * kp;
-        int32_t *block_sum = out->block_sum + i * (kp / 32);
-        for (int64_t b = 0; b < kp / 32; b++) {
+        int32_t *block_sum = out->block_sum + i * (kp / PRM_BLOCK_COLUMNS);
+        for (int64_t b = 0; b < kp / PRM_BLOCK_COLUMNS; b++) {
             int32x4_t sum = vdupq_n_s32(0);
             for (int h = 0; h < 2; h++) {
-                int64_t j0 = 32 * b + 16 * h;
+                int64_t j0 = PRM_BLOCK_COLUMNS * b + 16 * h;
                 int32x4_t a = quantize4(row, j0, k, inverse, 127), c = quantize4(row, j0 + 4, k, inverse, 127);
                 int32x4_t d = quantize4(row, j0 + 8, k, inverse, 127), e = quantize4(row, j0 + 12, k, inverse, 127);
                 sum = vaddq_s32(sum, vaddq_s32(vaddq_s32(a, c), vaddq_s32(d, e)));
@@ -74,15 +72,10 @@ static void quantize_activations_neon(const float *x, int64_t m, int64_t k, int6
 }
 
 // ---------------------------------------------------------------------------------------------
-// GEMM drivers: register tiles of ROWS rows × one 16-row panel, over row blocks whose activations
-// stay in L2 while a panel's weights are reused.
+// GEMM drivers: register tiles of ROWS rows × one 16-row panel, over row blocks (prm_row_block) whose
+// activations stay in L2 while a panel's weights are reused.
 
-enum { Q8_ROWS = 4, Q4_ROWS = 2, ROW_BLOCK_BYTES = 256 * 1024 };
-
-static int64_t row_block(int64_t kp, int64_t tile) {
-    int64_t rows = ROW_BLOCK_BYTES / (kp > 0 ? kp : 1) / tile * tile;
-    return rows > tile ? rows : tile;
-}
+enum { Q8_ROWS = 4, Q4_ROWS = 2 };
 
 PRM_INLINE float32x4_t load_bias4(const float *bias, int64_t o0, int64_t n) {
     if (!bias) return vdupq_n_f32(0);
@@ -113,13 +106,13 @@ PRM_INLINE PRM_TARGET_DOTPROD void q8_tile(int rows, const int8_t *q, int64_t ld
         for (int s = 0; s < 4; s++) acc[r][s] = vdupq_n_s32(0);
     for (int64_t g = 0; g < groups; g++) {
         int8x16_t wv[4];
-        for (int s = 0; s < 4; s++) wv[s] = vld1q_s8((const int8_t *)panel + 64 * g + 16 * s);
+        for (int s = 0; s < 4; s++) wv[s] = vld1q_s8((const int8_t *)panel + PRM_GROUP_BYTES * g + 16 * s);
         for (int r = 0; r < rows; r++) {
-            int8x16_t xb = broadcast4(q + r * ldq + 4 * g);
+            int8x16_t xb = broadcast4(q + r * ldq + PRM_GROUP_COLUMNS * g);
             for (int s = 0; s < 4; s++) acc[r][s] = vdotq_s32(acc[r][s], wv[s], xb);
         }
     }
-    const float *scale_w = (const float *)(panel + 64 * groups);
+    const float *scale_w = (const float *)(panel + PRM_GROUP_BYTES * groups + PRM_Q8_P16_TAIL_SCALE_OFFSET);
     for (int s = 0; s < 4; s++) {
         float32x4_t sw = vld1q_f32(scale_w + 4 * s), b = load_bias4(bias, o0 + 4 * s, n);
         for (int r = 0; r < rows; r++) {
@@ -132,14 +125,15 @@ PRM_INLINE PRM_TARGET_DOTPROD void q8_tile(int rows, const int8_t *q, int64_t ld
 PRM_TARGET_DOTPROD static void linear_q8p16_neon(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
                                                  int64_t n_begin, int64_t n_end, const float *bias, float *y,
                                                  int64_t ldy) {
-    int64_t kp4 = (k + 3) / 4 * 4, groups = kp4 / 4, stride = 16 * kp4 + 128;
-    int64_t m = x->m, ldq = x->kp, block = row_block(x->kp, Q8_ROWS);
+    int64_t groups = prm_q8_p16_columns(k) / PRM_GROUP_COLUMNS, stride = prm_q8_p16_panel_bytes(k);
+    int64_t m = x->m, ldq = x->kp, block = prm_row_block(x->kp, Q8_ROWS);
     for (int64_t i0 = 0; i0 < m; i0 += block) {
         int64_t i1 = i0 + block < m ? i0 + block : m;
-        for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
+        for (int64_t p = n_begin / PRM_PANEL_ROWS; PRM_PANEL_ROWS * p < n_end; p++) {
             const uint8_t *panel = w + p * stride;
+            int64_t o0 = PRM_PANEL_ROWS * p;
             for (int64_t i = i0; i < i1; i += Q8_ROWS) {
-#define Q8_TILE(R) q8_tile(R, x->q + i * ldq, ldq, panel, groups, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p, \
+#define Q8_TILE(R) q8_tile(R, x->q + i * ldq, ldq, panel, groups, x->scale + i, bias, n, y + i * ldy, ldy, o0, \
                            n_begin, n_end)
                 switch (i1 - i < Q8_ROWS ? i1 - i : Q8_ROWS) {
                 case 4: Q8_TILE(4); break;
@@ -164,24 +158,24 @@ PRM_INLINE PRM_TARGET_DOTPROD void q4_tile(int rows, const int8_t *q, int64_t ld
     for (int r = 0; r < rows; r++)
         for (int s = 0; s < 4; s++) facc[r][s] = vdupq_n_f32(0);
     for (int64_t b = 0; b < blocks; b++) {
-        const uint8_t *blk = panel + 320 * b;
+        const uint8_t *blk = panel + PRM_Q4_P16B32_BLOCK_BYTES * b;
         int32x4_t acc[Q4_ROWS][4];
         for (int r = 0; r < rows; r++)
-            for (int s = 0; s < 4; s++) acc[r][s] = vdupq_n_s32(-8 * block_sum[r * ldb + b]);
-        for (int g = 0; g < 4; g++) {
+            for (int s = 0; s < 4; s++) acc[r][s] = vdupq_n_s32(-PRM_Q4_P16B32_NIBBLE_OFFSET * block_sum[r * ldb + b]);
+        for (int g = 0; g < PRM_Q4_P16B32_GROUPS; g++) {
             int8x16_t wl[4], wh[4];
             for (int s = 0; s < 4; s++) {
-                uint8x16_t v = vld1q_u8(blk + 64 * g + 16 * s);
+                uint8x16_t v = vld1q_u8(blk + PRM_GROUP_BYTES * g + 16 * s);
                 wl[s] = vreinterpretq_s8_u8(vandq_u8(v, low_nibbles));
                 wh[s] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
             }
             for (int r = 0; r < rows; r++) {
-                const int8_t *xr = q + r * ldq + 32 * b + 8 * g;
-                int8x16_t xl = broadcast4(xr), xh = broadcast4(xr + 4);
+                const int8_t *xr = q + r * ldq + PRM_BLOCK_COLUMNS * b + PRM_Q4_P16B32_GROUP_COLUMNS * g;
+                int8x16_t xl = broadcast4(xr), xh = broadcast4(xr + PRM_GROUP_COLUMNS);
                 for (int s = 0; s < 4; s++) acc[r][s] = vdotq_s32(vdotq_s32(acc[r][s], wl[s], xl), wh[s], xh);
             }
         }
-        const float *scale = (const float *)(blk + 256);
+        const float *scale = (const float *)(blk + PRM_Q4_P16B32_SCALE_OFFSET);
         for (int s = 0; s < 4; s++) {
             float32x4_t sv = vld1q_f32(scale + 4 * s);
             for (int r = 0; r < rows; r++) facc[r][s] = vfmaq_f32(facc[r][s], sv, vcvtq_f32_s32(acc[r][s]));
@@ -196,19 +190,19 @@ PRM_INLINE PRM_TARGET_DOTPROD void q4_tile(int rows, const int8_t *q, int64_t ld
 PRM_TARGET_DOTPROD static void linear_q4p16b32_neon(const prm_q8_activations *x, int64_t k, const uint8_t *w,
                                                     int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
                                                     float *y, int64_t ldy) {
-    int64_t blocks = (k + 31) / 32, stride = blocks * 320;
-    int64_t m = x->m, ldq = x->kp, ldb = x->kp / 32, block = row_block(x->kp, Q4_ROWS);
+    int64_t blocks = prm_blocks(k), stride = prm_q4_p16b32_panel_bytes(k);
+    int64_t m = x->m, ldq = x->kp, ldb = x->kp / PRM_BLOCK_COLUMNS, block = prm_row_block(x->kp, Q4_ROWS);
     for (int64_t i0 = 0; i0 < m; i0 += block) {
         int64_t i1 = i0 + block < m ? i0 + block : m;
-        for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
+        for (int64_t p = n_begin / PRM_PANEL_ROWS; PRM_PANEL_ROWS * p < n_end; p++) {
             const uint8_t *panel = w + p * stride;
-            int64_t i = i0;
+            int64_t i = i0, o0 = PRM_PANEL_ROWS * p;
             for (; i + Q4_ROWS <= i1; i += Q4_ROWS)
                 q4_tile(Q4_ROWS, x->q + i * ldq, ldq, x->block_sum + i * ldb, ldb, panel, blocks, x->scale + i, bias, n,
-                        y + i * ldy, ldy, 16 * p, n_begin, n_end);
+                        y + i * ldy, ldy, o0, n_begin, n_end);
             if (i < i1)
                 q4_tile(1, x->q + i * ldq, ldq, x->block_sum + i * ldb, ldb, panel, blocks, x->scale + i, bias, n,
-                        y + i * ldy, ldy, 16 * p, n_begin, n_end);
+                        y + i * ldy, ldy, o0, n_begin, n_end);
         }
     }
 }
@@ -239,14 +233,9 @@ static void quantize_activations_q16_neon(const float *x, int64_t m, int64_t k, 
 // (x[4g+1], x[4g+3]) broadcast per 32-bit lane. The low/high int32 halves hold two partial sums
 // per row (rows 0-1 / 2-3 of the quarter); addp folds them into one lane per row at the end of
 // each block. All integer sums are exact; the float epilogue is generic's (vfmaq = fmaf per block,
-// then a rounded multiply by scale_x and the bias add, kept unfused by an empty asm).
+// then a rounded multiply by scale_x and the bias add, kept unfused by PRM_ROUNDED's empty asm).
 
 enum { Q8B_ROWS = 2 };
-
-PRM_INLINE float32x4_t rounded4(float32x4_t v) {
-    __asm__("" : "+w"(v));
-    return v;
-}
 
 PRM_INLINE void q8b_tile(int rows, const int16_t *q, int64_t ldq, const uint8_t *panel, int64_t blocks,
                          const float *sx, const float *bias, int64_t n, float *y, int64_t ldy, int64_t o0, int64_t lo,
@@ -255,21 +244,21 @@ PRM_INLINE void q8b_tile(int rows, const int16_t *q, int64_t ldq, const uint8_t 
     for (int r = 0; r < rows; r++)
         for (int s = 0; s < 4; s++) facc[r][s] = vdupq_n_f32(0);
     for (int64_t b = 0; b < blocks; b++) {
-        const uint8_t *blk = panel + 576 * b;
+        const uint8_t *blk = panel + PRM_Q8_P16B32_BLOCK_BYTES * b;
         int32x4_t lo_acc[Q8B_ROWS][4], hi_acc[Q8B_ROWS][4];
         for (int r = 0; r < rows; r++)
             for (int s = 0; s < 4; s++) lo_acc[r][s] = hi_acc[r][s] = vdupq_n_s32(0);
-        for (int g = 0; g < 8; g++) {
+        for (int g = 0; g < PRM_Q8_P16B32_GROUPS; g++) {
             int16x8_t even[4], odd[4];
             for (int s = 0; s < 4; s++) {
-                int16x8_t v = vreinterpretq_s16_s8(vld1q_s8((const int8_t *)blk + 64 * g + 16 * s));
+                int16x8_t v = vreinterpretq_s16_s8(vld1q_s8((const int8_t *)blk + PRM_GROUP_BYTES * g + 16 * s));
                 even[s] = vshrq_n_s16(vshlq_n_s16(v, 8), 8);
                 odd[s] = vshrq_n_s16(v, 8);
             }
             for (int r = 0; r < rows; r++) {
-                const int16_t *xg = q + r * ldq + 32 * b + 4 * g;
-                int16x8_t xe = vreinterpretq_s16_s32(vdupq_n_s32((int32_t)((uint32_t)(uint16_t)xg[0] | (uint32_t)(uint16_t)xg[2] << 16)));
-                int16x8_t xo = vreinterpretq_s16_s32(vdupq_n_s32((int32_t)((uint32_t)(uint16_t)xg[1] | (uint32_t)(uint16_t)xg[3] << 16)));
+                const int16_t *xg = q + r * ldq + PRM_BLOCK_COLUMNS * b + PRM_GROUP_COLUMNS * g;
+                int16x8_t xe = vreinterpretq_s16_s32(vdupq_n_s32(prm_pack_i16_pair(xg[0], xg[2])));
+                int16x8_t xo = vreinterpretq_s16_s32(vdupq_n_s32(prm_pack_i16_pair(xg[1], xg[3])));
                 for (int s = 0; s < 4; s++) {
                     lo_acc[r][s] = vmlal_s16(lo_acc[r][s], vget_low_s16(even[s]), vget_low_s16(xe));
                     lo_acc[r][s] = vmlal_s16(lo_acc[r][s], vget_low_s16(odd[s]), vget_low_s16(xo));
@@ -278,7 +267,7 @@ PRM_INLINE void q8b_tile(int rows, const int16_t *q, int64_t ldq, const uint8_t 
                 }
             }
         }
-        const float *scale = (const float *)(blk + 512);
+        const float *scale = (const float *)(blk + PRM_Q8_P16B32_SCALE_OFFSET);
         for (int s = 0; s < 4; s++) {
             float32x4_t sv = vld1q_f32(scale + 4 * s);
             for (int r = 0; r < rows; r++) {
@@ -290,24 +279,24 @@ PRM_INLINE void q8b_tile(int rows, const int16_t *q, int64_t ldq, const uint8_t 
     for (int s = 0; s < 4; s++) {
         float32x4_t bv = load_bias4(bias, o0 + 4 * s, n);
         for (int r = 0; r < rows; r++)
-            store4(y + r * ldy, vaddq_f32(rounded4(vmulq_n_f32(facc[r][s], sx[r])), bv), o0 + 4 * s, lo, hi);
+            store4(y + r * ldy, vaddq_f32(PRM_ROUNDED(vmulq_n_f32(facc[r][s], sx[r])), bv), o0 + 4 * s, lo, hi);
     }
 }
 
 static void linear_q8p16b32_neon(const prm_q16_activations *x, int64_t k, const uint8_t *w, int64_t n, int64_t n_begin,
                                  int64_t n_end, const float *bias, float *y, int64_t ldy) {
-    int64_t blocks = (k + 31) / 32, stride = blocks * 576;
-    int64_t m = x->m, ldq = x->kp, block = row_block(2 * x->kp, Q8B_ROWS);
+    int64_t blocks = prm_blocks(k), stride = prm_q8_p16b32_panel_bytes(k);
+    int64_t m = x->m, ldq = x->kp, block = prm_row_block(2 * x->kp, Q8B_ROWS);
     for (int64_t i0 = 0; i0 < m; i0 += block) {
         int64_t i1 = i0 + block < m ? i0 + block : m;
-        for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
+        for (int64_t p = n_begin / PRM_PANEL_ROWS; PRM_PANEL_ROWS * p < n_end; p++) {
             const uint8_t *panel = w + p * stride;
-            int64_t i = i0;
+            int64_t i = i0, o0 = PRM_PANEL_ROWS * p;
             for (; i + Q8B_ROWS <= i1; i += Q8B_ROWS)
-                q8b_tile(Q8B_ROWS, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p,
+                q8b_tile(Q8B_ROWS, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, o0,
                          n_begin, n_end);
             if (i < i1)
-                q8b_tile(1, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p, n_begin,
+                q8b_tile(1, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, o0, n_begin,
                          n_end);
         }
     }
@@ -326,19 +315,19 @@ PRM_INLINE PRM_TARGET_DOTPROD void a8_tile(int rows, const int8_t *q, int64_t ld
     for (int r = 0; r < rows; r++)
         for (int s = 0; s < 4; s++) facc[r][s] = vdupq_n_f32(0);
     for (int64_t b = 0; b < blocks; b++) {
-        const uint8_t *blk = panel + 576 * b;
+        const uint8_t *blk = panel + PRM_Q8_P16B32_BLOCK_BYTES * b;
         int32x4_t acc[A8_ROWS][4];
         for (int r = 0; r < rows; r++)
             for (int s = 0; s < 4; s++) acc[r][s] = vdupq_n_s32(0);
-        for (int g = 0; g < 8; g++) {
+        for (int g = 0; g < PRM_Q8_P16B32_GROUPS; g++) {
             int8x16_t wq[4];
-            for (int s = 0; s < 4; s++) wq[s] = vld1q_s8((const int8_t *)blk + 64 * g + 16 * s);
+            for (int s = 0; s < 4; s++) wq[s] = vld1q_s8((const int8_t *)blk + PRM_GROUP_BYTES * g + 16 * s);
             for (int r = 0; r < rows; r++) {
-                int8x16_t xb = broadcast4(q + r * ldq + 32 * b + 4 * g);
+                int8x16_t xb = broadcast4(q + r * ldq + PRM_BLOCK_COLUMNS * b + PRM_GROUP_COLUMNS * g);
                 for (int s = 0; s < 4; s++) acc[r][s] = vdotq_s32(acc[r][s], wq[s], xb);
             }
         }
-        const float *scale = (const float *)(blk + 512);
+        const float *scale = (const float *)(blk + PRM_Q8_P16B32_SCALE_OFFSET);
         for (int s = 0; s < 4; s++) {
             float32x4_t sv = vld1q_f32(scale + 4 * s);
             for (int r = 0; r < rows; r++) facc[r][s] = vfmaq_f32(facc[r][s], vcvtq_f32_s32(acc[r][s]), sv);
@@ -347,26 +336,27 @@ PRM_INLINE PRM_TARGET_DOTPROD void a8_tile(int rows, const int8_t *q, int64_t ld
     for (int s = 0; s < 4; s++) {
         float32x4_t bv = load_bias4(bias, o0 + 4 * s, n);
         for (int r = 0; r < rows; r++)
-            store4(y + r * ldy, vaddq_f32(rounded4(vmulq_n_f32(facc[r][s], sx[r])), bv), o0 + 4 * s, lo, hi);
+            store4(y + r * ldy, vaddq_f32(PRM_ROUNDED(vmulq_n_f32(facc[r][s], sx[r])), bv), o0 + 4 * s, lo, hi);
     }
 }
 
 PRM_TARGET_DOTPROD static void linear_q8p16b32_a8_neon(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
                                                        int64_t n_begin, int64_t n_end, const float *bias, float *y,
                                                        int64_t ldy) {
-    int64_t blocks = (k + 31) / 32, stride = blocks * 576;
-    int64_t m = x->m, ldq = x->kp, block = row_block(x->kp, A8_ROWS);
+    int64_t blocks = prm_blocks(k), stride = prm_q8_p16b32_panel_bytes(k);
+    int64_t m = x->m, ldq = x->kp, block = prm_row_block(x->kp, A8_ROWS);
     for (int64_t i0 = 0; i0 < m; i0 += block) {
         int64_t i1 = i0 + block < m ? i0 + block : m;
-        for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
+        for (int64_t p = n_begin / PRM_PANEL_ROWS; PRM_PANEL_ROWS * p < n_end; p++) {
             const uint8_t *panel = w + p * stride;
+            int64_t o0 = PRM_PANEL_ROWS * p;
             for (int64_t i = i0; i < i1; i += A8_ROWS) {
                 int rows = (int)(i1 - i < A8_ROWS ? i1 - i : A8_ROWS);
                 switch (rows) {
-                case 4: a8_tile(4, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p, n_begin, n_end); break;
-                case 3: a8_tile(3, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p, n_begin, n_end); break;
-                case 2: a8_tile(2, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p, n_begin, n_end); break;
-                default: a8_tile(1, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, 16 * p, n_begin, n_end); break;
+                case 4: a8_tile(4, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, o0, n_begin, n_end); break;
+                case 3: a8_tile(3, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, o0, n_begin, n_end); break;
+                case 2: a8_tile(2, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, o0, n_begin, n_end); break;
+                default: a8_tile(1, x->q + i * ldq, ldq, panel, blocks, x->scale + i, bias, n, y + i * ldy, ldy, o0, n_begin, n_end); break;
                 }
             }
         }

@@ -19,11 +19,6 @@ PRM_INLINE PRM_TARGET_AVX2 float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// Mask of the first `count` (0..8) lanes, for maskload/maskstore.
-PRM_INLINE PRM_TARGET_AVX2 __m256i first_lanes(int64_t count) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Broadcast GEMM. C[i][j] = Σ_p A[i][p] · B[p][j] over a GEMM_ROWS × 16 register tile: per p, two
 // vectors of B (16 columns) and one broadcast of A per row feed 2 · GEMM_ROWS FMAs (12 accumulators,
@@ -48,7 +43,7 @@ PRM_INLINE PRM_TARGET_AVX2 __m256 load_b8(const void *b, int half, int64_t p) {
 // Lanes j0..j0+8 of a row of 16 that lie inside `cols`.
 PRM_INLINE PRM_TARGET_AVX2 __m256i lanes_inside(int cols, int j0) {
     int count = cols - j0;
-    return first_lanes(count < 0 ? 0 : count > 8 ? 8 : count);
+    return prm_first_lanes(count < 0 ? 0 : count > 8 ? 8 : count);
 }
 
 PRM_INLINE PRM_TARGET_AVX2 void gemm_tile(int rows, int full, int cols, const float *a, int64_t lda, const float *b,
@@ -266,7 +261,7 @@ PRM_INLINE PRM_TARGET_AVX2 __m256 load_sum8(const float *row, const float *res, 
         __m256 v = _mm256_loadu_ps(row + j);
         return res ? _mm256_add_ps(v, _mm256_loadu_ps(res + j)) : v;
     }
-    __m256i mask = first_lanes(n - j);
+    __m256i mask = prm_first_lanes(n - j);
     __m256 v = _mm256_maskload_ps(row + j, mask);
     return res ? _mm256_add_ps(v, _mm256_maskload_ps(res + j, mask)) : v;
 }
@@ -313,7 +308,7 @@ PRM_TARGET_AVX2 static void layernorm_avx2(const float *x, const float *residual
             if (j + 8 <= n) {
                 _mm256_storeu_ps(out + j, _mm256_fmadd_ps(norm, _mm256_loadu_ps(gamma + j), _mm256_loadu_ps(beta + j)));
             } else {
-                __m256i mask = first_lanes(n - j);
+                __m256i mask = prm_first_lanes(n - j);
                 __m256 r = _mm256_fmadd_ps(norm, _mm256_maskload_ps(gamma + j, mask), _mm256_maskload_ps(beta + j, mask));
                 _mm256_maskstore_ps(out + j, mask, r);
             }
@@ -349,7 +344,7 @@ PRM_TARGET_AVX2 static void gelu_avx2(float *x, int64_t count) {
     int64_t i = 0;
     for (; i + 8 <= count; i += 8) _mm256_storeu_ps(x + i, gelu8(_mm256_loadu_ps(x + i)));
     if (i < count) {
-        __m256i mask = first_lanes(count - i);
+        __m256i mask = prm_first_lanes(count - i);
         _mm256_maskstore_ps(x + i, mask, gelu8(_mm256_maskload_ps(x + i, mask)));
     }
 }
@@ -393,7 +388,7 @@ PRM_TARGET_AVX2 static void softmax_rows_avx2(float *x, int64_t m, int64_t n, in
             vsum = _mm256_add_ps(vsum, e);
         }
         if (j < n) {
-            __m256i mask = first_lanes(n - j);
+            __m256i mask = prm_first_lanes(n - j);
             __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_maskload_ps(row + j, mask), mv)), _mm256_castsi256_ps(mask));
             _mm256_maskstore_ps(row + j, mask, e);
             vsum = _mm256_add_ps(vsum, e);
@@ -401,7 +396,7 @@ PRM_TARGET_AVX2 static void softmax_rows_avx2(float *x, int64_t m, int64_t n, in
         __m256 inv = _mm256_set1_ps(1.0f / hsum(vsum));
         for (j = 0; j + 8 <= n; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inv));
         if (j < n) {
-            __m256i mask = first_lanes(n - j);
+            __m256i mask = prm_first_lanes(n - j);
             _mm256_maskstore_ps(row + j, mask, _mm256_mul_ps(_mm256_maskload_ps(row + j, mask), inv));
         }
     }
@@ -423,7 +418,7 @@ PRM_TARGET_AVX2 static void f16_to_f32_avx2(const uint16_t *src, float *dst, int
     if (i < count) {
         uint16_t tail[8] = {0};
         memcpy(tail, src + i, sizeof(uint16_t) * (size_t)(count - i));
-        _mm256_maskstore_ps(dst + i, first_lanes(count - i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tail)));
+        _mm256_maskstore_ps(dst + i, prm_first_lanes(count - i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tail)));
     }
 }
 

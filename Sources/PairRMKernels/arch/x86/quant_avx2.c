@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int32_t load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
-
 // 4 bytes broadcast to every 32-bit lane (a pure load; vbroadcastss and vpbroadcastd measured the
 // same on Zen 3).
 PRM_INLINE PRM_TARGET_AVX2 __m256i broadcast32(const void *p) {
@@ -40,9 +38,7 @@ PRM_INLINE PRM_TARGET_AVX2 __m256 round_half_away(__m256 v) {
 PRM_INLINE PRM_TARGET_AVX2 __m256 load_padded(const float *row, int64_t j, int64_t k) {
     if (j + 8 <= k) return _mm256_loadu_ps(row + j);
     if (j >= k) return _mm256_setzero_ps();
-    __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(k - j)), lanes);
-    return _mm256_maskload_ps(row + j, mask);
+    return _mm256_maskload_ps(row + j, prm_first_lanes(k - j));
 }
 
 // round(v · inverse) clamped to ±limit (127 for int8 rows, 32767 for int16 rows), as int32 lanes.
@@ -77,9 +73,9 @@ PRM_TARGET_AVX2 static void quantize_activations_avx2(const float *x, int64_t m,
         float scale = maximum / 127.0f;
         __m256 inverse = _mm256_set1_ps(prm_quantization_inverse(maximum, 127.0f));
         int8_t *q = out->q + i * kp;
-        int32_t *block_sum = out->block_sum + i * (kp / 32);
-        for (int64_t b = 0; b < kp / 32; b++) {
-            int64_t j0 = 32 * b;
+        int32_t *block_sum = out->block_sum + i * (kp / PRM_BLOCK_COLUMNS);
+        for (int64_t b = 0; b < kp / PRM_BLOCK_COLUMNS; b++) {
+            int64_t j0 = PRM_BLOCK_COLUMNS * b;
             __m256i a = quantize_lanes(load_padded(row, j0, k), inverse, 127.0f);
             __m256i c = quantize_lanes(load_padded(row, j0 + 8, k), inverse, 127.0f);
             __m256i d = quantize_lanes(load_padded(row, j0 + 16, k), inverse, 127.0f);
@@ -96,13 +92,8 @@ PRM_TARGET_AVX2 static void quantize_activations_avx2(const float *x, int64_t m,
 // Shared GEMM driver pieces.
 
 // Rows of X per Q4 register tile (one accumulator per row plus its int16 partial sums: 5 rows measured
-// ~3% faster than 4, 6-7 no better) and the row block whose activations stay in L2 while a panel's weights are reused across it.
-enum { Q4_ROWS = 5, ROW_BLOCK_BYTES = 256 * 1024 };
-
-static int64_t row_block(int64_t kp, int64_t tile) {
-    int64_t rows = ROW_BLOCK_BYTES / (kp > 0 ? kp : 1) / tile * tile;
-    return rows > tile ? rows : tile;
-}
+// ~3% faster than 4, 6-7 no better). Row blocks: prm_row_block (kernel_common.h).
+enum { Q4_ROWS = 5 };
 
 // y[o] = (scale_x * scale_w[o]) * acc[o] + bias[o] for the 8 outputs starting at panel row `r0`,
 // in the generic kernel's operation order (mul, mul, add; no FMA) so results match it exactly.
@@ -159,11 +150,11 @@ PRM_TARGET_AVX2 static void q8_widen(const int8_t *q, int64_t ldq, int64_t rows,
 PRM_INLINE PRM_TARGET_AVX2 void q8_pairs(int widened, const void *xs, int64_t ld, int64_t g, __m256i *even,
                                          __m256i *odd) {
     if (widened) {
-        const int16_t *xr = (const int16_t *)xs + 4 * g;
+        const int16_t *xr = (const int16_t *)xs + PRM_GROUP_COLUMNS * g;
         *even = broadcast32(xr);
         *odd = broadcast32(xr + 2);
     } else {
-        __m256i xb = broadcast32((const int8_t *)xs + 4 * g);
+        __m256i xb = broadcast32((const int8_t *)xs + PRM_GROUP_COLUMNS * g);
         *even = _mm256_srai_epi16(_mm256_slli_epi16(xb, 8), 8);
         *odd = _mm256_srai_epi16(xb, 8);
     }
@@ -177,8 +168,8 @@ PRM_INLINE PRM_TARGET_AVX2 void q8_tile(int rows, int widened, const void *xs, i
     __m256i acc[Q8_ROWS][2];
     for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     for (int64_t g = 0; g < groups; g++) {
-        __m256i w0 = _mm256_loadu_si256((const __m256i *)(panel + 64 * g));
-        __m256i w1 = _mm256_loadu_si256((const __m256i *)(panel + 64 * g + 32));
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(panel + PRM_GROUP_BYTES * g));
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)(panel + PRM_GROUP_BYTES * g + 32));
         __m256i even0 = _mm256_srai_epi16(_mm256_slli_epi16(w0, 8), 8), odd0 = _mm256_srai_epi16(w0, 8);
         __m256i even1 = _mm256_srai_epi16(_mm256_slli_epi16(w1, 8), 8), odd1 = _mm256_srai_epi16(w1, 8);
         for (int r = 0; r < rows; r++) {
@@ -190,7 +181,7 @@ PRM_INLINE PRM_TARGET_AVX2 void q8_tile(int rows, int widened, const void *xs, i
             acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(odd1, xo));
         }
     }
-    const float *scale_w = (const float *)(panel + 64 * groups);
+    const float *scale_w = (const float *)(panel + PRM_GROUP_BYTES * groups + PRM_Q8_P16_TAIL_SCALE_OFFSET);
     for (int h = 0; h < 2; h++) {
         __m256 sw = _mm256_loadu_ps(scale_w + 8 * h);
         __m256 b = load_bias8(bias, o0 + 8 * h, n);
@@ -223,20 +214,21 @@ PRM_INLINE PRM_TARGET_AVX2 void q8_rows(int widened, const void *xs, int64_t ldx
 PRM_TARGET_AVX2 static void linear_q8p16_avx2(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
                                               int64_t n_begin, int64_t n_end, const float *bias, float *y,
                                               int64_t ldy) {
-    int64_t kp4 = (k + 3) / 4 * 4, groups = kp4 / 4, stride = 16 * kp4 + 128;
-    int64_t m = x->m, kp = x->kp, block = row_block(2 * kp, Q8_ROWS);
+    int64_t groups = prm_q8_p16_columns(k) / PRM_GROUP_COLUMNS, stride = prm_q8_p16_panel_bytes(k);
+    int64_t m = x->m, kp = x->kp, block = prm_row_block(2 * kp, Q8_ROWS);
     if (m <= 0 || n_begin >= n_end) return;
-    // Widened activations of one row block (≤ ROW_BLOCK_BYTES: they stay in L2 while the panels pass).
+    // Widened activations of one row block (≤ PRM_ROW_BLOCK_BYTES: they stay in L2 while the panels pass).
     int16_t *wide = malloc(sizeof(int16_t) * (size_t)((block < m ? block : m) * kp));
     for (int64_t i0 = 0; i0 < m; i0 += block) {
         int64_t rows = i0 + block < m ? block : m - i0;
         if (wide) q8_widen(x->q + i0 * kp, kp, rows, kp, wide);
-        for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
+        for (int64_t p = n_begin / PRM_PANEL_ROWS; PRM_PANEL_ROWS * p < n_end; p++) {
             const uint8_t *panel = w + p * stride;
+            int64_t o0 = PRM_PANEL_ROWS * p;
             if (wide)
-                q8_rows(1, wide, kp, rows, panel, groups, x->scale + i0, bias, n, y + i0 * ldy, ldy, 16 * p, n_begin, n_end);
+                q8_rows(1, wide, kp, rows, panel, groups, x->scale + i0, bias, n, y + i0 * ldy, ldy, o0, n_begin, n_end);
             else
-                q8_rows(0, x->q + i0 * kp, kp, rows, panel, groups, x->scale + i0, bias, n, y + i0 * ldy, ldy, 16 * p, n_begin, n_end);
+                q8_rows(0, x->q + i0 * kp, kp, rows, panel, groups, x->scale + i0, bias, n, y + i0 * ldy, ldy, o0, n_begin, n_end);
         }
     }
     free(wide);
@@ -257,24 +249,24 @@ PRM_INLINE PRM_TARGET_AVX2 void q4_tile(int rows, const int8_t *q, int64_t ldq, 
     __m256 acc[Q4_ROWS];
     for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < blocks; b++) {
-        const uint8_t *blk = panel + 320 * b;
+        const uint8_t *blk = panel + PRM_Q4_P16B32_BLOCK_BYTES * b;
         __m256i pairs[Q4_ROWS];
         for (int r = 0; r < rows; r++) pairs[r] = _mm256_setzero_si256();
-        for (int g = 0; g < 4; g++) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 64 * g + 32 * half));
+        for (int g = 0; g < PRM_Q4_P16B32_GROUPS; g++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(blk + PRM_GROUP_BYTES * g + 32 * half));
             __m256i wl = _mm256_and_si256(v, low_nibbles);
             __m256i wh = _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibbles);
             for (int r = 0; r < rows; r++) {
-                const int8_t *xr = q + r * ldq + 32 * b + 8 * g;
-                __m256i pl = _mm256_maddubs_epi16(wl, _mm256_set1_epi32(load_i32(xr)));
-                __m256i ph = _mm256_maddubs_epi16(wh, _mm256_set1_epi32(load_i32(xr + 4)));
+                const int8_t *xr = q + r * ldq + PRM_BLOCK_COLUMNS * b + PRM_Q4_P16B32_GROUP_COLUMNS * g;
+                __m256i pl = _mm256_maddubs_epi16(wl, _mm256_set1_epi32(prm_load_i32(xr)));
+                __m256i ph = _mm256_maddubs_epi16(wh, _mm256_set1_epi32(prm_load_i32(xr + PRM_GROUP_COLUMNS)));
                 pairs[r] = _mm256_add_epi16(pairs[r], _mm256_add_epi16(pl, ph));
             }
         }
-        __m256 scale = _mm256_loadu_ps((const float *)(blk + 256) + 8 * half);
+        __m256 scale = _mm256_loadu_ps((const float *)(blk + PRM_Q4_P16B32_SCALE_OFFSET) + 8 * half);
         for (int r = 0; r < rows; r++) {
             __m256i dot = _mm256_madd_epi16(pairs[r], ones);
-            dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(8 * block_sum[r * ldb + b]));
+            dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(PRM_Q4_P16B32_NIBBLE_OFFSET * block_sum[r * ldb + b]));
             // Generic: sum += scale * (float)acc, not fused.
             acc[r] = _mm256_add_ps(acc[r], PRM_ROUNDED(_mm256_mul_ps(scale, _mm256_cvtepi32_ps(dot))));
         }
@@ -287,12 +279,12 @@ PRM_INLINE PRM_TARGET_AVX2 void q4_tile(int rows, const int8_t *q, int64_t ldq, 
 PRM_TARGET_AVX2 static void linear_q4p16b32_avx2(const prm_q8_activations *x, int64_t k, const uint8_t *w, int64_t n,
                                                  int64_t n_begin, int64_t n_end, const float *bias, float *y,
                                                  int64_t ldy) {
-    int64_t blocks = (k + 31) / 32, stride = blocks * 320;
-    int64_t m = x->m, ldq = x->kp, ldb = x->kp / 32, block = row_block(x->kp, Q4_ROWS);
+    int64_t blocks = prm_blocks(k), stride = prm_q4_p16b32_panel_bytes(k);
+    int64_t m = x->m, ldq = x->kp, ldb = x->kp / PRM_BLOCK_COLUMNS, block = prm_row_block(x->kp, Q4_ROWS);
     for (int64_t i0 = 0; i0 < m; i0 += block) {
         int64_t i1 = i0 + block < m ? i0 + block : m;
         for (int64_t o0 = n_begin / 8 * 8; o0 < n_end; o0 += 8) {
-            const uint8_t *panel = w + (o0 / 16) * stride;
+            const uint8_t *panel = w + (o0 / PRM_PANEL_ROWS) * stride;
             int half = (int)(o0 / 8 % 2);
             int64_t i = i0;
 #define Q4_TILE(R) q4_tile(R, x->q + i * ldq, ldq, x->block_sum + i * ldb, ldb, panel, blocks, half, x->scale + i, \
@@ -349,17 +341,6 @@ PRM_TARGET_AVX2 static void quantize_activations_q16_avx2(const float *x, int64_
 // activation broadcasts, which serve 2 multiplies here instead of 4.
 enum { Q8B_ROWS = 5 };
 
-// Rows of int16 activations → the pair order above (kp is a multiple of 32).
-PRM_TARGET_AVX2 static void q16_pair_order(const int16_t *q, int64_t ldq, int64_t rows, int64_t kp, int16_t *out) {
-    const __m256i order = _mm256_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15,
-                                           0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15);
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t j = 0; j < kp; j += 16) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(q + r * ldq + j));
-            _mm256_storeu_si256((__m256i *)(out + r * kp + j), _mm256_shuffle_epi8(v, order));
-        }
-}
-
 // How a tile reads its activation rows: int16 already in pair order (the scratch rows), or, when the
 // scratch could not be allocated, plain int16 or int8 rows paired in registers.
 enum { ROWS_PAIRED = 0, ROWS_INT16 = 1, ROWS_INT8 = 2 };
@@ -375,8 +356,8 @@ PRM_INLINE PRM_TARGET_AVX2 void q16_pairs(int mode, const void *row, int64_t at,
         *odd = _mm256_srai_epi16(xb, 8);
     } else {
         const int16_t *xg = (const int16_t *)row + at;
-        *even = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)xg[0] | (uint32_t)(uint16_t)xg[2] << 16));
-        *odd = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)xg[1] | (uint32_t)(uint16_t)xg[3] << 16));
+        *even = _mm256_set1_epi32(prm_pack_i16_pair(xg[0], xg[2]));
+        *odd = _mm256_set1_epi32(prm_pack_i16_pair(xg[1], xg[3]));
     }
 }
 
@@ -387,20 +368,20 @@ PRM_INLINE PRM_TARGET_AVX2 void q8b_tile(int rows, int mode, const void *xs, int
         __m256 facc[Q8B_ROWS];
         for (int r = 0; r < rows; r++) facc[r] = _mm256_setzero_ps();
         for (int64_t b = 0; b < blocks; b++) {
-            const uint8_t *blk = panel + 576 * b;
+            const uint8_t *blk = panel + PRM_Q8_P16B32_BLOCK_BYTES * b;
             __m256i acc[Q8B_ROWS];
             for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_si256();
-            for (int g = 0; g < 8; g++) {
-                __m256i wv = _mm256_loadu_si256((const __m256i *)(blk + 64 * g + 32 * h));
+            for (int g = 0; g < PRM_Q8_P16B32_GROUPS; g++) {
+                __m256i wv = _mm256_loadu_si256((const __m256i *)(blk + PRM_GROUP_BYTES * g + 32 * h));
                 __m256i even = _mm256_srai_epi16(_mm256_slli_epi16(wv, 8), 8), odd = _mm256_srai_epi16(wv, 8);
                 for (int r = 0; r < rows; r++) {
                     __m256i xe, xo;
-                    q16_pairs(mode, xs, r * ldxs + 32 * b + 4 * g, &xe, &xo);
+                    q16_pairs(mode, xs, r * ldxs + PRM_BLOCK_COLUMNS * b + PRM_GROUP_COLUMNS * g, &xe, &xo);
                     acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(even, xe));
                     acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(odd, xo));
                 }
             }
-            __m256 scale = _mm256_loadu_ps((const float *)(blk + 512) + 8 * h);
+            __m256 scale = _mm256_loadu_ps((const float *)(blk + PRM_Q8_P16B32_SCALE_OFFSET) + 8 * h);
             // Generic: acc = fmaf((float)dot, scale_w, acc).
             for (int r = 0; r < rows; r++) facc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r]), scale, facc[r]);
         }
@@ -417,13 +398,13 @@ PRM_INLINE PRM_TARGET_AVX2 void q8b_tile(int rows, int mode, const void *xs, int
 PRM_TARGET_AVX2 static void q8b_row_block(int mode, const void *xs, int64_t kp, int64_t rows, const float *sx,
                                           const uint8_t *w, int64_t blocks, int64_t n, int64_t n_begin, int64_t n_end,
                                           const float *bias, float *y, int64_t ldy) {
-    int64_t stride = blocks * 576;
-    for (int64_t p = n_begin / 16; 16 * p < n_end; p++) {
+    int64_t stride = blocks * PRM_Q8_P16B32_BLOCK_BYTES;
+    for (int64_t p = n_begin / PRM_PANEL_ROWS; PRM_PANEL_ROWS * p < n_end; p++) {
         const uint8_t *panel = w + p * stride;
-        int64_t i = 0;
+        int64_t i = 0, o0 = PRM_PANEL_ROWS * p;
 #define Q8B_TILE(R) q8b_tile(R, mode, mode == ROWS_INT8 ? (const void *)((const int8_t *)xs + i * kp)            \
                                                           : (const void *)((const int16_t *)xs + i * kp),         \
-                             kp, panel, blocks, sx + i, bias, n, y + i * ldy, ldy, 16 * p, n_begin, n_end)
+                             kp, panel, blocks, sx + i, bias, n, y + i * ldy, ldy, o0, n_begin, n_end)
         for (; i + Q8B_ROWS <= rows; i += Q8B_ROWS) Q8B_TILE(Q8B_ROWS);
         switch (rows - i) {
         case 5: Q8B_TILE(5); break;
@@ -440,14 +421,14 @@ PRM_TARGET_AVX2 static void q8b_row_block(int mode, const void *xs, int64_t kp, 
 PRM_TARGET_AVX2 static void linear_q8p16b32_avx2(const prm_q16_activations *x, int64_t k, const uint8_t *w,
                                                  int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
                                                  float *y, int64_t ldy) {
-    int64_t blocks = (k + 31) / 32;
-    int64_t m = x->m, kp = x->kp, block = row_block(2 * kp, Q8B_ROWS);
+    int64_t blocks = prm_blocks(k);
+    int64_t m = x->m, kp = x->kp, block = prm_row_block(2 * kp, Q8B_ROWS);
     if (m <= 0 || n_begin >= n_end) return;
-    // Reordered activations of one row block (≤ ROW_BLOCK_BYTES: they stay in L2 while the panels pass).
+    // Reordered activations of one row block (≤ PRM_ROW_BLOCK_BYTES: they stay in L2 while the panels pass).
     int16_t *ordered = malloc(sizeof(int16_t) * (size_t)((block < m ? block : m) * kp));
     for (int64_t i0 = 0; i0 < m; i0 += block) {
         int64_t rows = i0 + block < m ? block : m - i0;
-        if (ordered) q16_pair_order(x->q + i0 * kp, kp, rows, kp, ordered);
+        if (ordered) prm_q16_pair_order(x->q + i0 * kp, kp, rows, kp, ordered);
         q8b_row_block(ordered ? ROWS_PAIRED : ROWS_INT16, ordered ? ordered : x->q + i0 * kp, kp, rows, x->scale + i0, w,
                       blocks, n, n_begin, n_end, bias, y + i0 * ldy, ldy);
     }
@@ -460,8 +441,8 @@ PRM_TARGET_AVX2 static void linear_q8p16b32_avx2(const prm_q16_activations *x, i
 PRM_TARGET_AVX2 static void linear_q8p16b32_a8_avx2(const prm_q8_activations *x, int64_t k, const uint8_t *w,
                                                     int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
                                                     float *y, int64_t ldy) {
-    int64_t blocks = (k + 31) / 32;
-    int64_t m = x->m, kp = x->kp, block = row_block(2 * kp, Q8B_ROWS);
+    int64_t blocks = prm_blocks(k);
+    int64_t m = x->m, kp = x->kp, block = prm_row_block(2 * kp, Q8B_ROWS);
     if (m <= 0 || n_begin >= n_end) return;
     int16_t *widened = malloc(sizeof(int16_t) * (size_t)((block < m ? block : m) * kp));
     for (int64_t i0 = 0; i0 < m; i0 += block) {

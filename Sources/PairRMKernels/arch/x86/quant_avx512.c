@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int32_t load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
-
 // Lanes [lo, hi) of a 16-lane vector, clipped to 0..16.
 static __mmask16 lane_mask(int64_t lo, int64_t hi) {
     if (lo < 0) lo = 0;
@@ -59,13 +57,14 @@ PRM_TARGET_AVX512 static void quantize_activations_avx512(const float *x, int64_
         float scale = maximum / 127.0f;
         __m512 inverse = _mm512_set1_ps(prm_quantization_inverse(maximum, 127.0f));
         int8_t *q = out->q + i * kp;
-        int32_t *block_sum = out->block_sum + i * (kp / 32);
-        for (int64_t b = 0; b < kp / 32; b++) {
-            __m512i lo = quantize_lanes(row, 32 * b, k, inverse, 127.0f);
-            __m512i hi = quantize_lanes(row, 32 * b + 16, k, inverse, 127.0f);
+        int32_t *block_sum = out->block_sum + i * (kp / PRM_BLOCK_COLUMNS);
+        for (int64_t b = 0; b < kp / PRM_BLOCK_COLUMNS; b++) {
+            int64_t j0 = PRM_BLOCK_COLUMNS * b;
+            __m512i lo = quantize_lanes(row, j0, k, inverse, 127.0f);
+            __m512i hi = quantize_lanes(row, j0 + 16, k, inverse, 127.0f);
             block_sum[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(lo, hi));
-            _mm_storeu_si128((__m128i *)(q + 32 * b), _mm512_cvtsepi32_epi8(lo));
-            _mm_storeu_si128((__m128i *)(q + 32 * b + 16), _mm512_cvtsepi32_epi8(hi));
+            _mm_storeu_si128((__m128i *)(q + j0), _mm512_cvtsepi32_epi8(lo));
+            _mm_storeu_si128((__m128i *)(q + j0 + 16), _mm512_cvtsepi32_epi8(hi));
         }
         out->scale[i] = scale;
     }
@@ -73,14 +72,9 @@ PRM_TARGET_AVX512 static void quantize_activations_avx512(const float *x, int64_
 
 // ---------------------------------------------------------------------------------------------
 // Shared GEMM driver pieces. A register tile is ROWS rows of X × PANELS 16-row weight panels; the
-// row block keeps its activations in L2 while each panel's weights are reused across it.
+// row block (prm_row_block) keeps its activations in L2 while each panel's weights are reused across it.
 
-enum { Q8_ROWS = 8, Q8_PANELS = 2, Q4_ROWS = 4, Q4_PANELS = 2, ROW_BLOCK_BYTES = 256 * 1024 };
-
-static int64_t row_block(int64_t kp, int64_t tile) {
-    int64_t rows = ROW_BLOCK_BYTES / (kp > 0 ? kp : 1) / tile * tile;
-    return rows > tile ? rows : tile;
-}
+enum { Q8_ROWS = 8, Q8_PANELS = 2, Q4_ROWS = 4, Q4_PANELS = 2 };
 
 // Stores the outputs of one panel (16 outputs from o0) that fall in [lo, hi).
 PRM_INLINE PRM_TARGET_AVX512 void store_panel(float *y, __m512 value, int64_t o0, int64_t lo, int64_t hi) {
@@ -110,21 +104,21 @@ PRM_INLINE PRM_TARGET_AVX512 void q8_tile(int rows, int panels, const int8_t *q,
     for (int64_t g = 0; g < groups; g++) {
         __m512i wu[Q8_PANELS];
         for (int p = 0; p < panels; p++)
-            wu[p] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(w + p * stride + 64 * g)), bias128);
+            wu[p] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(w + p * stride + PRM_GROUP_BYTES * g)), bias128);
         for (int r = 0; r < rows; r++) {
-            __m512i xb = _mm512_set1_epi32(load_i32(q + r * ldq + 4 * g));
+            __m512i xb = _mm512_set1_epi32(prm_load_i32(q + r * ldq + PRM_GROUP_COLUMNS * g));
             for (int p = 0; p < panels; p++) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], wu[p], xb);
         }
     }
     for (int p = 0; p < panels; p++) {
-        const float *scale_w = (const float *)(w + p * stride + 64 * groups);
+        const float *scale_w = (const float *)(w + p * stride + PRM_GROUP_BYTES * groups + PRM_Q8_P16_TAIL_SCALE_OFFSET);
         __m512 sw = _mm512_loadu_ps(scale_w);
-        __m512 b = load_bias(bias, o0 + 16 * p, n);
+        __m512 b = load_bias(bias, o0 + PRM_PANEL_ROWS * p, n);
         for (int r = 0; r < rows; r++) {
             __m512i dot = _mm512_sub_epi32(acc[r][p], _mm512_set1_epi32(128 * xsum[r]));
             // Generic: (scale_x * scale_w) * (float)acc + bias, unfused.
             __m512 v = PRM_ROUNDED(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(sx[r]), sw), _mm512_cvtepi32_ps(dot)));
-            store_panel(y + r * ldy, _mm512_add_ps(v, b), o0 + 16 * p, lo, hi);
+            store_panel(y + r * ldy, _mm512_add_ps(v, b), o0 + PRM_PANEL_ROWS * p, lo, hi);
         }
     }
 }
@@ -132,15 +126,15 @@ PRM_INLINE PRM_TARGET_AVX512 void q8_tile(int rows, int panels, const int8_t *q,
 PRM_TARGET_AVX512 static void linear_q8p16_avx512(const prm_q8_activations *x, int64_t k, const uint8_t *w,
                                                   int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
                                                   float *y, int64_t ldy) {
-    int64_t kp4 = (k + 3) / 4 * 4, groups = kp4 / 4, stride = 16 * kp4 + 128;
-    int64_t m = x->m, ldq = x->kp, ldb = x->kp / 32, block = row_block(x->kp, Q8_ROWS);
+    int64_t groups = prm_q8_p16_columns(k) / PRM_GROUP_COLUMNS, stride = prm_q8_p16_panel_bytes(k);
+    int64_t m = x->m, ldq = x->kp, ldb = x->kp / PRM_BLOCK_COLUMNS, block = prm_row_block(x->kp, Q8_ROWS);
     for (int64_t i0 = 0; i0 < m; i0 += block) {
         int64_t i1 = i0 + block < m ? i0 + block : m;
         int32_t xsum[Q8_ROWS];
-        for (int64_t p0 = n_begin / 16; 16 * p0 < n_end; p0 += Q8_PANELS) {
-            int panels = 16 * (p0 + 1) < n_end ? 2 : 1;
+        for (int64_t p0 = n_begin / PRM_PANEL_ROWS; PRM_PANEL_ROWS * p0 < n_end; p0 += Q8_PANELS) {
+            int panels = PRM_PANEL_ROWS * (p0 + 1) < n_end ? 2 : 1;
             const uint8_t *wp = w + p0 * stride;
-            int64_t o0 = 16 * p0;
+            int64_t o0 = PRM_PANEL_ROWS * p0;
             for (int64_t i = i0; i < i1; i += Q8_ROWS) {
                 int rows = (int)(i1 - i < Q8_ROWS ? i1 - i : Q8_ROWS);
                 for (int r = 0; r < rows; r++) {
@@ -191,19 +185,20 @@ PRM_INLINE PRM_TARGET_AVX512 void q4_tile(int rows, int panels, const int8_t *q,
     for (int64_t b = 0; b < blocks; b++) {
         __m512i acc[Q4_ROWS][Q4_PANELS];
         for (int r = 0; r < rows; r++) {
-            __m512i start = _mm512_set1_epi32(-8 * block_sum[r * ldb + b]);
+            __m512i start = _mm512_set1_epi32(-PRM_Q4_P16B32_NIBBLE_OFFSET * block_sum[r * ldb + b]);
             for (int p = 0; p < panels; p++) acc[r][p] = start;
         }
-        for (int g = 0; g < 4; g++) {
+        for (int g = 0; g < PRM_Q4_P16B32_GROUPS; g++) {
             __m512i wl[Q4_PANELS], wh[Q4_PANELS];
             for (int p = 0; p < panels; p++) {
-                __m512i v = _mm512_loadu_si512((const void *)(w + p * stride + 320 * b + 64 * g));
+                const uint8_t *group = w + p * stride + PRM_Q4_P16B32_BLOCK_BYTES * b + PRM_GROUP_BYTES * g;
+                __m512i v = _mm512_loadu_si512((const void *)group);
                 wl[p] = _mm512_and_si512(v, low_nibbles);
                 wh[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low_nibbles);
             }
             for (int r = 0; r < rows; r++) {
-                const int8_t *xr = q + r * ldq + 32 * b + 8 * g;
-                __m512i xl = _mm512_set1_epi32(load_i32(xr)), xh = _mm512_set1_epi32(load_i32(xr + 4));
+                const int8_t *xr = q + r * ldq + PRM_BLOCK_COLUMNS * b + PRM_Q4_P16B32_GROUP_COLUMNS * g;
+                __m512i xl = _mm512_set1_epi32(prm_load_i32(xr)), xh = _mm512_set1_epi32(prm_load_i32(xr + PRM_GROUP_COLUMNS));
                 for (int p = 0; p < panels; p++) {
                     acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], wl[p], xl);
                     acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], wh[p], xh);
@@ -211,31 +206,32 @@ PRM_INLINE PRM_TARGET_AVX512 void q4_tile(int rows, int panels, const int8_t *q,
             }
         }
         for (int p = 0; p < panels; p++) {
-            __m512 scale = _mm512_loadu_ps((const float *)(w + p * stride + 320 * b + 256));
+            const uint8_t *scales = w + p * stride + PRM_Q4_P16B32_BLOCK_BYTES * b + PRM_Q4_P16B32_SCALE_OFFSET;
+            __m512 scale = _mm512_loadu_ps((const float *)scales);
             // Generic: sum += scale * (float)acc, unfused.
             for (int r = 0; r < rows; r++)
                 facc[r][p] = _mm512_add_ps(facc[r][p], PRM_ROUNDED(_mm512_mul_ps(scale, _mm512_cvtepi32_ps(acc[r][p]))));
         }
     }
     for (int p = 0; p < panels; p++) {
-        __m512 bv = load_bias(bias, o0 + 16 * p, n);
+        __m512 bv = load_bias(bias, o0 + PRM_PANEL_ROWS * p, n);
         for (int r = 0; r < rows; r++)
             store_panel(y + r * ldy, _mm512_add_ps(PRM_ROUNDED(_mm512_mul_ps(_mm512_set1_ps(sx[r]), facc[r][p])), bv),
-                        o0 + 16 * p, lo, hi);
+                        o0 + PRM_PANEL_ROWS * p, lo, hi);
     }
 }
 
 PRM_TARGET_AVX512 static void linear_q4p16b32_avx512(const prm_q8_activations *x, int64_t k, const uint8_t *w,
                                                      int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
                                                      float *y, int64_t ldy) {
-    int64_t blocks = (k + 31) / 32, stride = blocks * 320;
-    int64_t m = x->m, ldq = x->kp, ldb = x->kp / 32, block = row_block(x->kp, Q4_ROWS);
+    int64_t blocks = prm_blocks(k), stride = prm_q4_p16b32_panel_bytes(k);
+    int64_t m = x->m, ldq = x->kp, ldb = x->kp / PRM_BLOCK_COLUMNS, block = prm_row_block(x->kp, Q4_ROWS);
     for (int64_t i0 = 0; i0 < m; i0 += block) {
         int64_t i1 = i0 + block < m ? i0 + block : m;
-        for (int64_t p0 = n_begin / 16; 16 * p0 < n_end; p0 += Q4_PANELS) {
-            int panels = 16 * (p0 + 1) < n_end ? 2 : 1;
+        for (int64_t p0 = n_begin / PRM_PANEL_ROWS; PRM_PANEL_ROWS * p0 < n_end; p0 += Q4_PANELS) {
+            int panels = PRM_PANEL_ROWS * (p0 + 1) < n_end ? 2 : 1;
             const uint8_t *wp = w + p0 * stride;
-            int64_t o0 = 16 * p0;
+            int64_t o0 = PRM_PANEL_ROWS * p0;
             for (int64_t i = i0; i < i1; i += Q4_ROWS) {
                 int rows = (int)(i1 - i < Q4_ROWS ? i1 - i : Q4_ROWS);
 #define Q4_TILE(R, P) q4_tile(R, P, x->q + i * ldq, ldq, x->block_sum + i * ldb, ldb, wp, stride, blocks, \
@@ -291,7 +287,8 @@ enum { Q8B_ROWS = 4, Q8B_PANELS = 2 };
 PRM_INLINE PRM_TARGET_AVX512 void fold_block(int rows, int panels, __m512 (*facc)[2], __m512i (*acc)[2],
                                              const uint8_t *w, int64_t stride, int64_t b) {
     for (int p = 0; p < panels; p++) {
-        __m512 scale = _mm512_loadu_ps((const float *)(w + p * stride + 576 * b + 512));
+        const uint8_t *scales = w + p * stride + PRM_Q8_P16B32_BLOCK_BYTES * b + PRM_Q8_P16B32_SCALE_OFFSET;
+        __m512 scale = _mm512_loadu_ps((const float *)scales);
         for (int r = 0; r < rows; r++) facc[r][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][p]), scale, facc[r][p]);
     }
 }
@@ -299,33 +296,23 @@ PRM_INLINE PRM_TARGET_AVX512 void fold_block(int rows, int panels, __m512 (*facc
 PRM_INLINE PRM_TARGET_AVX512 void store_tile(int rows, int panels, __m512 (*facc)[2], const float *sx, const float *bias,
                                              int64_t n, float *y, int64_t ldy, int64_t o0, int64_t lo, int64_t hi) {
     for (int p = 0; p < panels; p++) {
-        __m512 bv = load_bias(bias, o0 + 16 * p, n);
+        __m512 bv = load_bias(bias, o0 + PRM_PANEL_ROWS * p, n);
         for (int r = 0; r < rows; r++) {
             __m512 v = PRM_ROUNDED(_mm512_mul_ps(facc[r][p], _mm512_set1_ps(sx[r])));
-            store_panel(y + r * ldy, _mm512_add_ps(v, bv), o0 + 16 * p, lo, hi);
+            store_panel(y + r * ldy, _mm512_add_ps(v, bv), o0 + PRM_PANEL_ROWS * p, lo, hi);
         }
     }
 }
 
-
-static void q16_pair_order(const int16_t *q, int64_t ldq, int64_t rows, int64_t kp, int16_t *out) {
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t j = 0; j < kp; j += 4) {
-            const int16_t *s = q + r * ldq + j;
-            int16_t *d = out + r * kp + j;
-            d[0] = s[0]; d[1] = s[2]; d[2] = s[1]; d[3] = s[3];
-        }
-}
-
-// The activation pairs of one group: from the reordered scratch rows, or (when the scratch could
-// not be allocated) assembled from the plain int16 row.
+// The activation pairs of one group: from the reordered scratch rows (prm_q16_pair_order, x86_simd.h),
+// or (when the scratch could not be allocated) assembled from the plain int16 row.
 PRM_INLINE PRM_TARGET_AVX512 void q16_pairs(int ordered, const int16_t *xg, __m512i *even, __m512i *odd) {
     if (ordered) {
-        *even = _mm512_set1_epi32(load_i32(xg));
-        *odd = _mm512_set1_epi32(load_i32(xg + 2));
+        *even = _mm512_set1_epi32(prm_load_i32(xg));
+        *odd = _mm512_set1_epi32(prm_load_i32(xg + 2));
     } else {
-        *even = _mm512_set1_epi32((int32_t)((uint32_t)(uint16_t)xg[0] | (uint32_t)(uint16_t)xg[2] << 16));
-        *odd = _mm512_set1_epi32((int32_t)((uint32_t)(uint16_t)xg[1] | (uint32_t)(uint16_t)xg[3] << 16));
+        *even = _mm512_set1_epi32(prm_pack_i16_pair(xg[0], xg[2]));
+        *odd = _mm512_set1_epi32(prm_pack_i16_pair(xg[1], xg[3]));
     }
 }
 
@@ -339,16 +326,17 @@ PRM_INLINE PRM_TARGET_AVX512 void q8b_tile(int rows, int panels, int ordered, co
         __m512i acc[Q8B_ROWS][Q8B_PANELS];
         for (int r = 0; r < rows; r++)
             for (int p = 0; p < panels; p++) acc[r][p] = _mm512_setzero_si512();
-        for (int g = 0; g < 8; g++) {
+        for (int g = 0; g < PRM_Q8_P16B32_GROUPS; g++) {
             __m512i even[Q8B_PANELS], odd[Q8B_PANELS];
             for (int p = 0; p < panels; p++) {
-                __m512i v = _mm512_loadu_si512((const void *)(w + p * stride + 576 * b + 64 * g));
+                const uint8_t *group = w + p * stride + PRM_Q8_P16B32_BLOCK_BYTES * b + PRM_GROUP_BYTES * g;
+                __m512i v = _mm512_loadu_si512((const void *)group);
                 even[p] = _mm512_srai_epi16(_mm512_slli_epi16(v, 8), 8);
                 odd[p] = _mm512_srai_epi16(v, 8);
             }
             for (int r = 0; r < rows; r++) {
                 __m512i xe, xo;
-                q16_pairs(ordered, xs + r * ldxs + 32 * b + 4 * g, &xe, &xo);
+                q16_pairs(ordered, xs + r * ldxs + PRM_BLOCK_COLUMNS * b + PRM_GROUP_COLUMNS * g, &xe, &xo);
                 for (int p = 0; p < panels; p++) {
                     acc[r][p] = _mm512_dpwssd_epi32(acc[r][p], even[p], xe);
                     acc[r][p] = _mm512_dpwssd_epi32(acc[r][p], odd[p], xo);
@@ -363,18 +351,18 @@ PRM_INLINE PRM_TARGET_AVX512 void q8b_tile(int rows, int panels, int ordered, co
 PRM_TARGET_AVX512 static void linear_q8p16b32_avx512(const prm_q16_activations *x, int64_t k, const uint8_t *w,
                                                      int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
                                                      float *y, int64_t ldy) {
-    int64_t blocks = (k + 31) / 32, stride = blocks * 576;
-    int64_t m = x->m, kp = x->kp, block = row_block(2 * kp, Q8B_ROWS);
+    int64_t blocks = prm_blocks(k), stride = prm_q8_p16b32_panel_bytes(k);
+    int64_t m = x->m, kp = x->kp, block = prm_row_block(2 * kp, Q8B_ROWS);
     if (m <= 0 || n_begin >= n_end) return;
     int16_t *ordered = malloc(sizeof(int16_t) * (size_t)((block < m ? block : m) * kp));
     for (int64_t i0 = 0; i0 < m; i0 += block) {
         int64_t i1 = i0 + block < m ? i0 + block : m;
-        if (ordered) q16_pair_order(x->q + i0 * kp, kp, i1 - i0, kp, ordered);
+        if (ordered) prm_q16_pair_order(x->q + i0 * kp, kp, i1 - i0, kp, ordered);
         const int16_t *xs = ordered ? ordered : x->q + i0 * kp;
-        for (int64_t p0 = n_begin / 16; 16 * p0 < n_end; p0 += Q8B_PANELS) {
-            int panels = 16 * (p0 + 1) < n_end ? 2 : 1;
+        for (int64_t p0 = n_begin / PRM_PANEL_ROWS; PRM_PANEL_ROWS * p0 < n_end; p0 += Q8B_PANELS) {
+            int panels = PRM_PANEL_ROWS * (p0 + 1) < n_end ? 2 : 1;
             const uint8_t *wp = w + p0 * stride;
-            int64_t o0 = 16 * p0;
+            int64_t o0 = PRM_PANEL_ROWS * p0;
             for (int64_t i = i0; i < i1; i += Q8B_ROWS) {
                 int rows = (int)(i1 - i < Q8B_ROWS ? i1 - i : Q8B_ROWS);
 #define Q8B_TILE(R, P) q8b_tile(R, P, ordered != NULL, xs + (i - i0) * kp, kp, wp, stride, blocks, x->scale + i, bias, n, \
@@ -423,15 +411,17 @@ PRM_INLINE PRM_TARGET_AVX512 void a8_tile(int rows, int panels, const int8_t *q,
     for (int64_t b = 0; b < blocks; b++) {
         __m512i acc[A8_ROWS][A8_PANELS];
         for (int r = 0; r < rows; r++) {
-            __m512i s = _mm512_set1_epi32(-128 * block_sum[r * (ldq / 32) + b]);
+            __m512i s = _mm512_set1_epi32(-128 * block_sum[r * (ldq / PRM_BLOCK_COLUMNS) + b]);
             for (int p = 0; p < panels; p++) acc[r][p] = s;
         }
-        for (int g = 0; g < 8; g++) {
+        for (int g = 0; g < PRM_Q8_P16B32_GROUPS; g++) {
             __m512i wu[A8_PANELS];
-            for (int p = 0; p < panels; p++)
-                wu[p] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(w + p * stride + 576 * b + 64 * g)), flip);
+            for (int p = 0; p < panels; p++) {
+                const uint8_t *group = w + p * stride + PRM_Q8_P16B32_BLOCK_BYTES * b + PRM_GROUP_BYTES * g;
+                wu[p] = _mm512_xor_si512(_mm512_loadu_si512((const void *)group), flip);
+            }
             for (int r = 0; r < rows; r++) {
-                __m512i xb = _mm512_set1_epi32(load_i32(q + r * ldq + 32 * b + 4 * g));
+                __m512i xb = _mm512_set1_epi32(prm_load_i32(q + r * ldq + PRM_BLOCK_COLUMNS * b + PRM_GROUP_COLUMNS * g));
                 for (int p = 0; p < panels; p++) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], wu[p], xb);
             }
         }
@@ -443,17 +433,17 @@ PRM_INLINE PRM_TARGET_AVX512 void a8_tile(int rows, int panels, const int8_t *q,
 PRM_TARGET_AVX512 static void linear_q8p16b32_a8_avx512(const prm_q8_activations *x, int64_t k, const uint8_t *w,
                                                         int64_t n, int64_t n_begin, int64_t n_end, const float *bias,
                                                         float *y, int64_t ldy) {
-    int64_t blocks = (k + 31) / 32, stride = blocks * 576;
-    int64_t m = x->m, ldq = x->kp, ldb = x->kp / 32;
+    int64_t blocks = prm_blocks(k), stride = prm_q8_p16b32_panel_bytes(k);
+    int64_t m = x->m, ldq = x->kp, ldb = x->kp / PRM_BLOCK_COLUMNS;
     if (m <= 0 || n_begin >= n_end) return;
-    int64_t block = row_block(x->kp, A8_ROWS);
+    int64_t block = prm_row_block(x->kp, A8_ROWS);
     for (int64_t i0 = 0; i0 < m; i0 += block) {
         int64_t i1 = i0 + block < m ? i0 + block : m;
-        for (int64_t p0 = n_begin / 16; 16 * p0 < n_end; p0 += A8_PANELS) {
-            int64_t left = (n_end - 16 * p0 + 15) / 16;
+        for (int64_t p0 = n_begin / PRM_PANEL_ROWS; PRM_PANEL_ROWS * p0 < n_end; p0 += A8_PANELS) {
+            int64_t left = (n_end - PRM_PANEL_ROWS * p0 + PRM_PANEL_ROWS - 1) / PRM_PANEL_ROWS;
             int panels = (int)(left < A8_PANELS ? left : A8_PANELS);
             const uint8_t *wp = w + p0 * stride;
-            int64_t o0 = 16 * p0;
+            int64_t o0 = PRM_PANEL_ROWS * p0;
             for (int64_t i = i0; i < i1; i += A8_ROWS) {
                 int rows = (int)(i1 - i < A8_ROWS ? i1 - i : A8_ROWS);
 #define A8_TILE(R, P) a8_tile(R, P, x->q + i * ldq, ldq, x->block_sum + i * ldb, blocks, wp, stride, x->scale + i, bias, n, y + i * ldy, \

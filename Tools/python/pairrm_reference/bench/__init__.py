@@ -1,0 +1,1 @@
+"""Benchmarks: PyTorch / ONNX Runtime reference timings and the combined table with PairRM-Swift."""

@@ -1,0 +1,1 @@
+"""Per-layer golden fixtures, fidelity pair sets and PyTorch reference logits (see README.md)."""

@@ -1,0 +1,1 @@
+"""Studies: fake-quantization schemes and fidelity tables."""

@@ -1,0 +1,1 @@
+"""Tokenizer conformance cases and the tokenizer throughput benchmark."""
