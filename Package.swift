@@ -184,6 +184,11 @@ let package = Package(
             path: "Tests/PairRMHubTests"
         ),
         .testTarget(
+            name: "PairRMCLITests",
+            dependencies: ["PairRMTestSupport", "PairRMConverter", "PairRMFormat", "PairRMCLI"],
+            path: "Tests/PairRMCLITests"
+        ),
+        .testTarget(
             name: "PairRMConverterTests",
             dependencies: ["PairRMTestSupport", "PairRMConverter", "PairRMFormat"],
             path: "Tests/PairRMConverterTests"

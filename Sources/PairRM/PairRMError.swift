@@ -9,6 +9,8 @@ public struct PairRMError: Error, CustomStringConvertible, Equatable, Sendable {
         case inputTooLong
         /// The model file lacks something the ranker needs.
         case unsupportedModel
+        /// The model produced a NaN or infinite logit (broken weights or metadata).
+        case nonFiniteResult
     }
 
     public var kind: Kind

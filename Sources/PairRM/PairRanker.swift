@@ -40,8 +40,13 @@ public struct RankerOptions: Sendable {
         self.cancellation = cancellation
     }
 
-    /// Longest assembled sequence these options can produce.
-    public var maxTokens: Int { sourceMaxLength + 2 * candidateMaxLength }
+    /// Longest assembled sequence these options can produce (Int.max when the sum would overflow,
+    /// as absurd budgets from a command line or a damaged model file may).
+    public var maxTokens: Int {
+        let (candidates, overflowA) = candidateMaxLength.multipliedReportingOverflow(by: 2)
+        let (sum, overflowB) = sourceMaxLength.addingReportingOverflow(candidates)
+        return overflowA || overflowB ? Int.max : sum
+    }
 
     func validated() throws -> RankerOptions {
         func bad(_ field: String, _ problem: String, _ fix: String) -> PairRMError {
@@ -54,7 +59,8 @@ public struct RankerOptions: Sendable {
                       "use PairRM's 1224 / 412")
         }
         guard maxTokens <= PairRMModel.maxTokens else {
-            throw bad("sourceMaxLength/candidateMaxLength", "\(sourceMaxLength) + 2 × \(candidateMaxLength) = \(maxTokens) tokens exceeds the model's \(PairRMModel.maxTokens)",
+            let total = maxTokens == Int.max ? "more than \(Int.max)" : "\(maxTokens)"
+            throw bad("sourceMaxLength/candidateMaxLength", "\(sourceMaxLength) + 2 × \(candidateMaxLength) = \(total) tokens exceeds the model's \(PairRMModel.maxTokens)",
                       "keep sourceMaxLength + 2 × candidateMaxLength ≤ \(PairRMModel.maxTokens) (PairRM: 1224 + 2 × 412)")
         }
         return self
@@ -165,10 +171,13 @@ extension PairRanker {
     /// With `rejectTruncation`, the untruncated part lengths are checked against the budgets.
     func prepare(prompt: String, instruction: String, candidates: [String], options: RankerOptions) throws -> PreparedInput {
         let fix = options.replaceSeparatorLiterals ? Self.replacingSeparators : { $0 }
-        let sourceContent = try tokenizer.encodePart(prefix: "<|source|>", text: fix(instruction + prompt))
+        // Each text is read only as far as its budget needs (memory follows the budget, not the text).
+        let (sourceContent, sourceWhole) = try tokenizer.encodePart(prefix: "<|source|>", text: fix(instruction + prompt),
+                                                                    limit: options.sourceMaxLength - 2)
         if options.rejectTruncation, sourceContent.count + 2 > options.sourceMaxLength {
+            let length = sourceWhole ? "\(sourceContent.count + 2)" : "more than \(sourceContent.count + 1)"
             throw PairRMError(.inputTooLong, field: "prompt",
-                              problem: "instruction + prompt is \(sourceContent.count + 2) tokens; the source budget is \(options.sourceMaxLength)",
+                              problem: "instruction + prompt is \(length) tokens; the source budget is \(options.sourceMaxLength)",
                               fix: "shorten it, raise sourceMaxLength (keeping sourceMaxLength + 2 × candidateMaxLength ≤ 2048), or allow truncation")
         }
         let sourceIDs = tokenizer.sourcePart(sourceContent, sourceMaxLength: options.sourceMaxLength)
@@ -178,10 +187,10 @@ extension PairRanker {
         var seen: [String: Int] = [:]
         for (index, raw) in candidates.enumerated() {
             if let earlier = seen[raw] { segments.append(segments[earlier]); continue }
-            let content = try tokenizer.encodePart(prefix: "<|candidate1|>", text: fix(raw))
+            let (content, whole) = try tokenizer.encodePart(prefix: "<|candidate1|>", text: fix(raw), limit: cap - 2)
             if options.rejectTruncation, content.count + 2 > cap {
                 throw PairRMError(.inputTooLong, field: "candidates[\(index)]",
-                                  problem: "\(content.count + 2) tokens; this source leaves each candidate \(cap)",
+                                  problem: "\(whole ? "\(content.count + 2)" : "more than \(content.count + 1)") tokens; this source leaves each candidate \(cap)",
                                   fix: "shorten it or allow truncation (Blender keeps its first \(cap - 2) tokens)")
             }
             segments.append(tokenizer.candidatePart(content, cap: cap))
@@ -198,9 +207,17 @@ extension PairRanker {
         try parallelMap(pairs.count, workers: options.batchSize) { k in
             try options.cancellation?.check()
             let (ids, positions) = input.pair(pairs[k].0, pairs[k].1)
-            return try pool.withContext(threads: options.threads, maxTokens: max(options.maxTokens, ids.count)) { context in
+            let logit = try pool.withContext(threads: options.threads, maxTokens: max(options.maxTokens, ids.count)) { context in
                 try model.score(ids: ids, positions: positions, context: context).logit
             }
+            // A NaN or infinite logit is never a verdict: it comes from broken weights or metadata
+            // (a NaN weight, a negative layer_norm_eps), so it is reported, not printed as null.
+            guard logit.isFinite else {
+                throw PairRMError(.nonFiniteResult, field: "logit",
+                                  problem: "the model \(model.file.path) produced \(logit) for this input, so its weights or metadata are broken",
+                                  fix: "run `pairrm verify \(model.file.path)`, and re-convert the checkpoint (check its config's layer_norm_eps and its weights for NaN)")
+            }
+            return logit
         }
     }
 }

@@ -81,7 +81,8 @@ struct LoadSettings {
         }
         let separators = try flag(p.replace_separator_literals, "replace_separator_literals")
         let reject = try flag(p.reject_truncation, "reject_truncation")
-        load = LoadOptions(verifyTensors: try flag(p.verify_tensors, "verify_tensors"))
+        load = LoadOptions(verifyTensors: try flag(p.verify_tensors, "verify_tensors"),
+                           readIntoMemory: try flag(p.read_into_memory, "read_into_memory"))
         noCopy = try flag(p.buffer_no_copy, "buffer_no_copy")
         pooled = Int(p.max_pooled_contexts)
         overrides = { options in

@@ -104,7 +104,7 @@ func describe(_ error: any Error) -> (pairrm_status, String) {
         case .invalidArgument: return (code(Int32(PAIRRM_ERR_INVALID_ARGUMENT)), error.description)
         case .invalidConversation: return (code(Int32(PAIRRM_ERR_INVALID_CONVERSATION)), error.description)
         case .inputTooLong: return (code(Int32(PAIRRM_ERR_INPUT_TOO_LONG)), error.description)
-        case .unsupportedModel: return (code(Int32(PAIRRM_ERR_INVALID_MODEL)), error.description)
+        case .unsupportedModel, .nonFiniteResult: return (code(Int32(PAIRRM_ERR_INVALID_MODEL)), error.description)
         }
     case let error as FormatError:
         return (code(Int32(error.kind == .io ? PAIRRM_ERR_IO : PAIRRM_ERR_INVALID_MODEL)), error.description)
@@ -270,13 +270,14 @@ func readParams<T>(_ pointer: UnsafePointer<T>?, defaults: T, _ name: String) th
     let raw = UnsafeRawPointer(pointer)
     let size = Int(raw.loadUnaligned(as: UInt32.self))
     let known = MemoryLayout<T>.size
-    guard size >= MemoryLayout<UInt32>.size, size <= 4096 else {
-        throw invalid("\(name)->size: \(size) is not a struct size (uninitialized?) — start from the *_default_params() function")
-    }
-    if size > known {
-        for offset in known..<size where raw.load(fromByteOffset: offset, as: UInt8.self) != 0 {
-            throw invalid("\(name): a field at byte \(offset) is set but this library (ABI \(PAIRRM_ABI_VERSION_MAJOR).\(PAIRRM_ABI_VERSION_MINOR).\(PAIRRM_ABI_VERSION_PATCH)) only knows \(known) bytes — upgrade libpairrm")
-        }
+    // Only the caller's `size` bytes may be read: a size larger than this library's struct would
+    // make it read past the caller's struct (an uninitialized one may hold anything), so it is
+    // refused rather than trusted. Smaller sizes are older callers: the rest keeps the defaults.
+    guard size >= MemoryLayout<UInt32>.size, size <= known else {
+        let abi = "\(PAIRRM_ABI_VERSION_MAJOR).\(PAIRRM_ABI_VERSION_MINOR).\(PAIRRM_ABI_VERSION_PATCH)"
+        throw invalid(size > known
+            ? "\(name)->size: \(size) is larger than the \(known) bytes this library (ABI \(abi)) knows: either the struct is uninitialized (start from the *_default_params() function) or the program was built against a newer pairrm.h (upgrade libpairrm)"
+            : "\(name)->size: \(size) is not a struct size (uninitialized?) — start from the *_default_params() function")
     }
     var value = defaults
     withUnsafeMutableBytes(of: &value) { target in

@@ -28,8 +28,10 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: recipeHelp)
     var recipe: String = "q8"
 
-    @Option(name: .long, help: "Worker threads inside each forward pass.")
-    var threads: Int = 1
+    @Option(name: .long, parsing: .unconditional, help: ThreadCount.help)
+    var threads: ThreadCount = ThreadCount(1)
+
+    @OptionGroup var load: LoadArguments
 
     @Option(name: .long, help: "Words in the synthetic prompt.")
     var sourceWords: Int = 60
@@ -47,14 +49,15 @@ struct BenchCommand: ParsableCommand {
     var mode: CompareModeArgument = .both
 
     func validate() throws {
-        guard iterations >= 1, warmup >= 0, threads >= 1, sourceWords >= 0, candidateWords >= 0 else {
-            throw ValidationError("--iterations and --threads must be ≥ 1; --warmup and word counts ≥ 0")
+        try threads.validate()
+        guard iterations >= 1, warmup >= 0, sourceWords >= 0, candidateWords >= 0 else {
+            throw ValidationError("--iterations must be ≥ 1; --warmup and word counts ≥ 0")
         }
     }
 
     func run() throws {
         let ranker: PairRanker
-        do { ranker = try loadPairRanker(model: model, recipe: recipe, threads: threads) } catch let error as ValidationError { throw error } catch {
+        do { ranker = try loadPairRanker(model: model, recipe: recipe, threads: threads.value, load: load.options) } catch let error as ValidationError { throw error } catch let error as ExitCode { throw error } catch {
             printError("error: \(error)")
             throw ExitCode(1)
         }
@@ -84,7 +87,7 @@ struct BenchCommand: ParsableCommand {
         func percentile(_ p: Double) -> Double { times[min(times.count - 1, Int((p * Double(times.count - 1)).rounded()))] }
         let weights = ranker.model.file.metadata.string(MetadataKey.generalWeights) ?? "?"
         print("model: \(ranker.model.file.path) (\(weights), hidden \(ranker.model.config.hiddenSize), \(ranker.model.config.numLayers) layers)")
-        print("input: \(encoding.ids.count) tokens per forward pass; mode \(mode.mode.rawValue) = \(forwards) forward pass\(forwards == 1 ? "" : "es") per compare; threads \(threads)")
+        print("input: \(encoding.ids.count) tokens per forward pass; mode \(mode.mode.rawValue) = \(forwards) forward pass\(forwards == 1 ? "" : "es") per compare; threads \(threads.value)")
         print("compare: mean \(ms(mean))  p50 \(ms(percentile(0.5)))  p90 \(ms(percentile(0.9)))  min \(ms(times[0]))  (\(iterations) runs)")
         print("forward pass: mean \(ms(mean / Double(forwards)))  → \(String(format1: Double(forwards) / mean)) forward passes/s")
     }

@@ -14,7 +14,7 @@ struct CompareConversationsCommand: ParsableCommand {
         Output line: {"id": 1, "logit": 0.42, "a_better": true}
 
         Rules (checked like LLM-Blender): an even number of turns, "USER" on even
-        turns and "ASSISTANT" on odd turns (exact upper case), the same number of
+        turns and "ASSISTANT" on odd turns (any case: "user" is read as "USER"), the same number of
         turns in a and b, and the same USER turns. The conversations become
         LLM-Blender's template: the instruction "Finish the following coversation in
         each i-th turn by filling in <Response i> with your response." (its typo

@@ -9,11 +9,13 @@ struct InspectCommand: ParsableCommand {
         discussion: """
         Only the structure is read and checked (header, section table, metadata,
         directory and vocabulary checksums); the weights are not read. Use `pairrm
-        verify` to check them.
+        verify` to check them. With --json, non-finite metadata numbers (NaN,
+        ±infinity) are written as the strings "NaN", "Infinity", "-Infinity" and their
+        keys listed in "non_finite_metadata".
 
         Examples:
           pairrm inspect pairrm-q8.prm
-          pairrm inspect pairrm-q8.prm --json | jq '.metadata[MetadataKey.modelNumLayers]'
+          pairrm inspect pairrm-q8.prm --json | jq '.metadata["model.num_layers"]'
         """
     )
 
@@ -39,7 +41,7 @@ struct InspectCommand: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode(1)
         }
-        if json { printJSON(file) } else { printText(file) }
+        if json { try printJSON(file) } else { printText(file) }
     }
 
     func printText(_ file: ModelFile) {
@@ -85,18 +87,26 @@ struct InspectCommand: ParsableCommand {
         if hidden > 0 { print("  … and \(hidden) more tensors of layers 1 and up (--all lists them)") }
     }
 
-    func printJSON(_ file: ModelFile) {
-        func value(_ item: MetadataValue) -> Any {
+    func printJSON(_ file: ModelFile) throws {
+        // JSON has no NaN or infinity: such values are written as the strings "NaN", "Infinity"
+        // and "-Infinity", and their keys are listed in "non_finite_metadata".
+        var nonFinite: [String] = []
+        func value(_ item: MetadataValue, key: String) -> Any {
             switch item {
-            case .bool(let flag): flag
-            case .int(let number): number
-            case .double(let number): number
-            case .string(let text): text
-            case .array(let values): values.map(value)
+            case .bool(let flag): return flag
+            case .int(let number): return number
+            case .double(let number):
+                guard number.isFinite else {
+                    if !nonFinite.contains(key) { nonFinite.append(key) }
+                    return number.isNaN ? "NaN" : number < 0 ? "-Infinity" : "Infinity"
+                }
+                return number
+            case .string(let text): return text
+            case .array(let values): return values.map { value($0, key: key) }
             }
         }
         var metadata: [String: Any] = [:]
-        for (key, item) in file.metadata.entries { metadata[key] = value(item) }
+        for (key, item) in file.metadata.entries { metadata[key] = value(item, key: key) }
         let object: [String: Any] = [
             "path": file.path,
             "version": Int(file.header.version),
@@ -112,7 +122,16 @@ struct InspectCommand: ParsableCommand {
             "tensors": file.tensors.map { ["name": $0.name, "dtype": $0.dtype.description, "shape": $0.shape,
                                            "offset": $0.offset, "size": $0.size, "checksum": String($0.checksum, radix: 16)] as [String: Any] },
         ]
-        let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        var complete = object
+        if !nonFinite.isEmpty {
+            complete["non_finite_metadata"] = nonFinite
+            printError("note: \(file.path): metadata \(nonFinite.joined(separator: ", ")) not finite; written as strings (\"NaN\", \"Infinity\", \"-Infinity\")")
+        }
+        guard JSONSerialization.isValidJSONObject(complete),
+              let data = try? JSONSerialization.data(withJSONObject: complete, options: [.prettyPrinted, .sortedKeys]) else {
+            printError("error: \(file.path): its metadata cannot be written as JSON; use `pairrm inspect` without --json")
+            throw ExitCode(1)
+        }
         print(String(decoding: data, as: UTF8.self))
     }
 }

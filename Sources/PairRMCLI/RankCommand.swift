@@ -24,14 +24,16 @@ struct RankCommand: ParsableCommand {
         Ranks: 1 is best; tied scores share the best rank (e.g. [1, 1, 3]).
         --strategy full (default): LLM-Blender's rank, every ordered pair (n(n−1)
           forward passes), scores = mean over opponents of L(i,j) − L(j,i) (float32,
-          NumPy's summation order).
+          NumPy's summation order); at most \(maxFullCandidates) candidates per line.
         --strategy merge-sort: ours, a merge sort on the [A,B]+[B,A] logit, at most
           about 2·n·log2(n) forward passes; no scores ("scores": null); the order can
           differ from full when PairRM's preferences are intransitive.
         --reference-mode MODE: LLM-Blender's rank_with_ref instead: each candidate is
           compared with a reference (longest, shortest, median_length, first or last
           candidate by Unicode code points, or the line's "reference" field), score =
-          −compare(reference, candidate); the output adds "reference".
+          −compare(reference, candidate); the output adds "reference". A line's
+          "reference" field is used only with --reference-mode (it then replaces the
+          mode's pick); without --reference-mode such a line is a bad line.
 
         \(jsonLinesDiscussion)
 
@@ -46,7 +48,7 @@ struct RankCommand: ParsableCommand {
     @OptionGroup var ranker: RankerArguments
     @OptionGroup var lines: LineArguments
 
-    @Option(name: .long, help: "full (LLM-Blender) or merge-sort (fewer forward passes, no scores).")
+    @Option(name: .long, help: "full (LLM-Blender; at most \(maxFullCandidates) candidates per line) or merge-sort (fewer forward passes, no scores).")
     var strategy: RankStrategyArgument = .full
 
     @Option(name: .long, help: ArgumentHelp("Rank against a reference instead (rank_with_ref).",

@@ -26,10 +26,13 @@ struct TokenizeCommand: ParsableCommand {
         SentencePieceProcessor.encode (byte fallback, added-token strings are plain
         text).
 
-        A bad input line (invalid JSON, no string "text") is reported on stderr with
-        its line number; with --on-error stop (default) the command then exits 1, with
-        --on-error skip it goes on. Every output line is complete JSON, whatever
-        happens.
+        A bad input line (invalid JSON, no string "text", over --max-line-bytes) is
+        reported on stderr with its line number; with --on-error stop (default) the
+        command then exits 1, with --on-error skip it writes {"id","error"} in its
+        place (like the other JSONL commands) and goes on. Every output line is
+        complete JSON, whatever happens. A leading UTF-8 byte-order mark is skipped;
+        --input - is standard input; an unreadable input or a directory is an error
+        (exit 1).
 
         --benchmark CORPUS times loading and single-thread encoding of CORPUS (one
         text per line, each encoded separately, best of --passes) in both modes and
@@ -58,8 +61,17 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: modelHelp)
     var model: String?
 
-    @Option(help: "Read this file instead of standard input.")
+    @Option(help: ArgumentHelp("Read this file instead of standard input ('-': standard input).", valueName: "FILE"))
     var input: String?
+
+    @Option(help: ArgumentHelp("Write to FILE instead of standard output (a temporary file renamed over FILE at the end; a failed run leaves FILE as it was).",
+                               valueName: "FILE"))
+    var output: String?
+
+    @Option(help: "Lines longer than this many bytes are bad lines (skipped unread).")
+    var maxLineBytes: Int = 8 << 20
+
+    @OptionGroup var load: LoadArguments
 
     @Flag(help: "Each input line is the text itself, not JSON.")
     var plain = false
@@ -70,7 +82,7 @@ struct TokenizeCommand: ParsableCommand {
     @Flag(help: "Leave the \"pieces\" array out of the output.")
     var noPieces = false
 
-    @Option(help: "On a bad input line: stop (exit 1) or skip it (report and continue).")
+    @Option(help: "On a bad input line: stop (exit 1) or skip it (report it, write {\"id\",\"error\"} in its place and continue).")
     var onError: OnError = .stop
 
     @Option(help: ArgumentHelp("Time load and encoding of this corpus (one text per line) and print JSON.", valueName: "corpus"))
@@ -81,6 +93,7 @@ struct TokenizeCommand: ParsableCommand {
 
     func validate() throws {
         if passes < 1 { throw ValidationError("--passes must be at least 1") }
+        if maxLineBytes < 1 { throw ValidationError("--max-line-bytes must be ≥ 1 (got \(maxLineBytes))") }
     }
 
     func run() throws {
@@ -97,12 +110,15 @@ struct TokenizeCommand: ParsableCommand {
         let file: ModelFile
         let tokenizer: Tokenizer
         do {
-            file = try ModelFile(path: path)
+            file = try ModelFile(path: path, options: load.options)
             tokenizer = try Tokenizer(vocabulary: file.vocabulary, settings: TokenizerSettings(metadata: file.metadata))
         } catch let error as FormatError {
             printError("error: \(error)")
             throw ExitCode(1)
         } catch let error as TokenizerError {
+            printError("error: \(path): \(error)")
+            throw ExitCode(1)
+        } catch {
             printError("error: \(path): \(error)")
             throw ExitCode(1)
         }
@@ -112,46 +128,50 @@ struct TokenizeCommand: ParsableCommand {
             return
         }
         let lines = JSONLineTokenizer(tokenizer: tokenizer, mode: mode.tokenizerMode, includePieces: !noPieces, plain: plain)
-        // Own FILE streams on fds 0/1 (the C globals are not concurrency-safe in Swift 6).
-        guard let output = fdopen(STDOUT_FILENO, "wb") else {
-            printError("error: cannot write to stdout")
-            throw ExitCode(1)
-        }
-        guard let stream = input.map({ fopen($0, "rb") }) ?? fdopen(STDIN_FILENO, "rb") else {
-            printError("error: cannot open \(input ?? "stdin"): \(String(cString: strerror(errno)))")
-            throw ExitCode(1)
-        }
-        defer { if input != nil { fclose(stream) } }
-        var buffer: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        defer { free(buffer) }
+        let source = try openInput(input, countForProgress: false)
+        defer { if source.fd != STDIN_FILENO { close(source.fd) } }
+        let reader = LineReader(fd: source.fd, maxLineBytes: maxLineBytes)
+        let sink = try OutputSink(path: output, buffered: true)
+        let name = input == nil || input == "-" ? "stdin" : input!
         var lineNumber = 0
         var skipped = 0
-        while true {
-            let length = getline(&buffer, &capacity, stream)
-            if length < 0 { break }
-            lineNumber += 1
-            var count = length
-            if count > 0, buffer![count - 1] == 0x0A { count -= 1 }
-            let line = UnsafeBufferPointer(start: UnsafeRawPointer(buffer!).assumingMemoryBound(to: UInt8.self), count: count)
-            switch lines.process(Array(line)) {
-            case .success(let out):
-                var text = out
-                text.withUTF8 { _ = fwrite($0.baseAddress, 1, $0.count, output) }
-            case .failure(let error):
-                fflush(output)
-                printError("error: \(input ?? "stdin") line \(lineNumber): \(error)")
-                if onError == .stop { throw ExitCode(1) }
-                skipped += 1
+        do {
+            while let line = reader.next() {
+                lineNumber += 1
+                var problem: String? = nil
+                var id: JSONValue? = nil
+                switch line {
+                case .tooLong(let seen):
+                    problem = "the line is over the \(maxLineBytes)-byte limit (\(seen) bytes read before it was skipped; "
+                        + "raise the limit with --max-line-bytes)"
+                case .bytes(let bytes):
+                    switch lines.process(bytes) {
+                    case .success(let out): sink.write(out)
+                    case .failure(let error):
+                        problem = error.message
+                        if !plain, let value = try? JSONValue.parse(bytes), case .object = value { id = value["id"] }
+                    }
+                }
+                if let problem {
+                    sink.flush()
+                    printError("error: \(name) line \(lineNumber): \(problem)")
+                    if onError == .stop { throw ExitCode(1) }
+                    skipped += 1
+                    // Like the other JSONL commands: one {"id","error"} line in place of the bad one.
+                    sink.write(BadLine(line: lineNumber, id: id, message: problem).record + "\n")
+                }
             }
+            if let problem = reader.readError {
+                sink.flush()
+                printError("error: reading \(name) failed after line \(lineNumber): \(String(cString: strerror(problem)))")
+                throw ExitCode(1)
+            }
+            try sink.commit()
+        } catch {
+            sink.abandon()
+            throw error
         }
-        if ferror(stream) != 0 {
-            fflush(output)
-            printError("error: reading \(input ?? "stdin") failed after line \(lineNumber): \(String(cString: strerror(errno)))")
-            throw ExitCode(1)
-        }
-        fflush(output)
-        if skipped > 0 { printError("skipped \(skipped) of \(lineNumber) lines") }
+        if skipped > 0 { printError("skipped \(skipped) of \(lineNumber) lines (each replaced by an {\"id\",\"error\"} line)") }
     }
 
     private func runBenchmark(file: ModelFile, corpus: String, openSeconds: Double) throws {

@@ -13,6 +13,10 @@ public struct ConversionOptions: Sendable {
     /// The activation plan to record instead of the recipe's own (q8/q8a8 only: the tensors are
     /// the same, only the metadata differs).
     public var activations: ActivationPlan?
+    /// Metadata written over the converter's own values (nil removes a key). For tests and
+    /// experiments that need a file with unusual metadata (the runtime must refuse or survive
+    /// it); the tensors are unaffected.
+    public var metadataOverrides: [String: MetadataValue?] = [:]
 
     public init(weights: WeightsRecipe = .q8) { self.weights = weights }
 }
@@ -47,6 +51,7 @@ public enum Converter {
         let started = Date()
         let source = try CheckpointSource(directory: directory, options: options)
         let layout = try OutputLayout(source: source, options: options)
+        try OutputPath.check(output, inputs: source.inputPaths)
         let writer = try ContainerWriter(path: output, tensorCodec: options.compressTensors ? .zstd : .raw,
                                          zstdLevel: options.zstdLevel)
         do {
@@ -195,6 +200,7 @@ public enum Converter {
                 metadata[OutlierPlan.metadataKey(consumer)] = .array(channels.map { MetadataValue.int(Int64($0)) })
             }
         }
+        for (key, value) in options.metadataOverrides { metadata[key] = value }
         return metadata
     }
 
@@ -232,19 +238,19 @@ public enum Converter {
             }
             return tensor.shape
         }
-        let embeddings = try shape("pretrained_model.embeddings.word_embeddings.weight")
+        let embeddings = try shape(TensorNames.wordEmbeddings)
         guard embeddings.count == 2 else {
-            throw ConversionError(.wrongShape, file: weights.path, field: "pretrained_model.embeddings.word_embeddings.weight",
+            throw ConversionError(.wrongShape, file: weights.path, field: TensorNames.wordEmbeddings,
                                   problem: "has shape \(embeddings), expected [vocab, hidden]", fix: "use an unmodified PairRM checkpoint")
         }
-        let layerPrefix = "pretrained_model.encoder.layer."
+        let layerPrefix = TensorNames.layerPrefix
         let layers = Set(weights.tensors.compactMap { tensor -> Int? in
             guard tensor.name.hasPrefix(layerPrefix) else { return nil }
             return Int(tensor.name.dropFirst(layerPrefix.count).prefix { $0 != "." })
         })
-        let intermediate = try shape("pretrained_model.encoder.layer.0.intermediate.dense.weight")
-        let relative = try shape("pretrained_model.encoder.rel_embeddings.weight")
-        let head = try shape("head_layer.4.weight")
+        let intermediate = try shape(TensorNames.weight(TensorNames.Layer(0).intermediate))
+        let relative = try shape(TensorNames.relativeEmbeddings)
+        let head = try shape(TensorNames.weight(TensorNames.headOutput))
         let found = Architecture(hiddenSize: embeddings[1], numLayers: (layers.max() ?? -1) + 1,
                                  numHeads: options.numHeads ?? config.numHeads ?? 0,
                                  intermediateSize: intermediate.first ?? 0, vocabSize: embeddings[0],
@@ -274,6 +280,21 @@ public enum Converter {
             config.positionBuckets = found.relativeRows / 2
         }
         try agree("n_tasks", config.nTasks, found.nTasks, "head_layer.4.weight shape[0]")
+        // Log-bucketed relative positions need at least as many positions as buckets (PairRM:
+        // 512 and 256); fewer would map distances onto nonsense rows of rel_embeddings.
+        if config.layout == .pairrmHF, config.maxRelativePositions < found.relativeRows / 2 {
+            throw ConversionError(.configMismatch, file: configPath, field: config.maxRelativePositionsKey,
+                                  problem: "gives \(config.maxRelativePositions) relative positions, fewer than the \(found.relativeRows / 2) position buckets of rel_embeddings.weight (shape[0] \(found.relativeRows) = 2 × buckets)",
+                                  fix: "use the published values: max_position_embeddings 512, max_relative_positions -1")
+        }
+        if let pad = config.padTokenID {
+            guard pad < found.vocabSize else {
+                throw ConversionError(.configMismatch, file: configPath, field: "pad_token_id",
+                                      problem: "is \(pad) but word_embeddings.weight has only \(found.vocabSize) rows",
+                                      fix: "use the published value (0), or download config.json again")
+            }
+            if spm.padID >= 0 { try agree("pad_token_id", pad, Int(spm.padID), "spm.model's pad_id") }
+        }
         guard found.numHeads > 0 else {
             throw ConversionError(.unsupportedConfig, file: configPath, field: "model_name",
                                   problem: "backbone \(config.backboneName ?? "(none)") is not a known DeBERTa-v3 size, so the number of attention heads is unknown",

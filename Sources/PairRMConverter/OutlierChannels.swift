@@ -45,12 +45,11 @@ struct OutlierPlan {
     static func consumers(architecture: Architecture) -> [(norm: String, consumer: String, weights: [String])] {
         var result: [(String, String, [String])] = []
         for layer in 0..<architecture.numLayers {
-            let p = "pretrained_model.encoder.layer.\(layer)."
-            let inputNorm = layer == 0 ? "pretrained_model.embeddings.LayerNorm"
-                                       : "pretrained_model.encoder.layer.\(layer - 1).output.LayerNorm"
+            let names = TensorNames.Layer(layer)
+            let inputNorm = layer == 0 ? TensorNames.embeddingNorm : TensorNames.Layer(layer - 1).outputNorm
             result.append((inputNorm, consumerKey(layer: layer, ffn: false),
-                           ["query_proj", "key_proj", "value_proj"].map { p + "attention.self.\($0).weight" }))
-            result.append((p + "attention.output.LayerNorm", consumerKey(layer: layer, ffn: true), [p + "intermediate.dense.weight"]))
+                           names.attentionProjections.map(TensorNames.weight)))
+            result.append((names.attentionNorm, consumerKey(layer: layer, ffn: true), [TensorNames.weight(names.intermediate)]))
         }
         return result
     }

@@ -41,39 +41,39 @@ public struct Architecture: Sendable, Equatable {
     public var expectedTensors: [ExpectedTensor] {
         let h = hiddenSize, i = intermediateSize
         var list: [ExpectedTensor] = [
-            .init(name: "pretrained_model.embeddings.word_embeddings.weight", shape: [vocabSize, h], role: .embedding),
-            .init(name: "pretrained_model.embeddings.LayerNorm.weight", shape: [h], role: .norm),
-            .init(name: "pretrained_model.embeddings.LayerNorm.bias", shape: [h], role: .norm),
+            .init(name: TensorNames.wordEmbeddings, shape: [vocabSize, h], role: .embedding),
+            .init(name: TensorNames.weight(TensorNames.embeddingNorm), shape: [h], role: .norm),
+            .init(name: TensorNames.bias(TensorNames.embeddingNorm), shape: [h], role: .norm),
             // The relative table comes early so the position projections can be derived while
             // each layer's query/key weights stream past (see DerivedTensors).
-            .init(name: "pretrained_model.encoder.rel_embeddings.weight", shape: [relativeRows, h], role: .relEmbedding),
-            .init(name: "pretrained_model.encoder.LayerNorm.weight", shape: [h], role: .norm),
-            .init(name: "pretrained_model.encoder.LayerNorm.bias", shape: [h], role: .norm),
+            .init(name: TensorNames.relativeEmbeddings, shape: [relativeRows, h], role: .relEmbedding),
+            .init(name: TensorNames.weight(TensorNames.relativeNorm), shape: [h], role: .norm),
+            .init(name: TensorNames.bias(TensorNames.relativeNorm), shape: [h], role: .norm),
         ]
-        for layer in 0..<numLayers {
-            let p = "pretrained_model.encoder.layer.\(layer)."
-            for projection in ["query_proj", "key_proj", "value_proj"] {
-                list.append(.init(name: p + "attention.self.\(projection).weight", shape: [h, h], role: .linear))
-                list.append(.init(name: p + "attention.self.\(projection).bias", shape: [h], role: .bias))
+        for index in 0..<numLayers {
+            let layer = TensorNames.Layer(index)
+            for projection in layer.attentionProjections {
+                list.append(.init(name: TensorNames.weight(projection), shape: [h, h], role: .linear))
+                list.append(.init(name: TensorNames.bias(projection), shape: [h], role: .bias))
             }
             list += [
-                .init(name: p + "attention.output.dense.weight", shape: [h, h], role: .linear),
-                .init(name: p + "attention.output.dense.bias", shape: [h], role: .bias),
-                .init(name: p + "attention.output.LayerNorm.weight", shape: [h], role: .norm),
-                .init(name: p + "attention.output.LayerNorm.bias", shape: [h], role: .norm),
-                .init(name: p + "intermediate.dense.weight", shape: [i, h], role: .linear),
-                .init(name: p + "intermediate.dense.bias", shape: [i], role: .bias),
-                .init(name: p + "output.dense.weight", shape: [h, i], role: .linear),
-                .init(name: p + "output.dense.bias", shape: [h], role: .bias),
-                .init(name: p + "output.LayerNorm.weight", shape: [h], role: .norm),
-                .init(name: p + "output.LayerNorm.bias", shape: [h], role: .norm),
+                .init(name: TensorNames.weight(layer.attentionOutput), shape: [h, h], role: .linear),
+                .init(name: TensorNames.bias(layer.attentionOutput), shape: [h], role: .bias),
+                .init(name: TensorNames.weight(layer.attentionNorm), shape: [h], role: .norm),
+                .init(name: TensorNames.bias(layer.attentionNorm), shape: [h], role: .norm),
+                .init(name: TensorNames.weight(layer.intermediate), shape: [i, h], role: .linear),
+                .init(name: TensorNames.bias(layer.intermediate), shape: [i], role: .bias),
+                .init(name: TensorNames.weight(layer.output), shape: [h, i], role: .linear),
+                .init(name: TensorNames.bias(layer.output), shape: [h], role: .bias),
+                .init(name: TensorNames.weight(layer.outputNorm), shape: [h], role: .norm),
+                .init(name: TensorNames.bias(layer.outputNorm), shape: [h], role: .norm),
             ]
         }
         list += [
-            .init(name: "head_layer.1.weight", shape: [h, 2 * h], role: .head),
-            .init(name: "head_layer.1.bias", shape: [h], role: .head),
-            .init(name: "head_layer.4.weight", shape: [nTasks, h], role: .head),
-            .init(name: "head_layer.4.bias", shape: [nTasks], role: .head),
+            .init(name: TensorNames.weight(TensorNames.headHidden), shape: [h, 2 * h], role: .head),
+            .init(name: TensorNames.bias(TensorNames.headHidden), shape: [h], role: .head),
+            .init(name: TensorNames.weight(TensorNames.headOutput), shape: [nTasks, h], role: .head),
+            .init(name: TensorNames.bias(TensorNames.headOutput), shape: [nTasks], role: .head),
         ]
         return list
     }

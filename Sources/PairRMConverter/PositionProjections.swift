@@ -36,11 +36,11 @@ final class PositionProjectionBuilder {
     func observe(_ name: String, _ values: UnsafeBufferPointer<Float>) {
         let h = architecture.hiddenSize, rows = architecture.relativeRows
         switch name {
-        case "pretrained_model.encoder.rel_embeddings.weight": table = Array(values)
-        case "pretrained_model.encoder.LayerNorm.weight": gain = Array(values)
-        case "pretrained_model.encoder.LayerNorm.bias": bias = Array(values)
+        case TensorNames.relativeEmbeddings: table = Array(values)
+        case TensorNames.weight(TensorNames.relativeNorm): gain = Array(values)
+        case TensorNames.bias(TensorNames.relativeNorm): bias = Array(values)
         default:
-            guard name.hasPrefix("pretrained_model.encoder.layer."), let normalized else { break }
+            guard name.hasPrefix(TensorNames.layerPrefix), let normalized else { break }
             let parts = name.split(separator: ".")
             guard parts.count >= 7, let layer = Int(parts[3]) else { break }
             let projection = parts[parts.count - 2], kind = parts[parts.count - 1]

@@ -100,6 +100,7 @@ struct ZipArchive {
                                  uncompressedSize: uncompressed, localHeaderOffset: offset))
             cursor = headerEnd
         }
+        try Self.checkLocalHeaders(reader, entries: entries, directory: directoryOffset..<directoryEnd, fail: fail)
         self.entries = entries
         self.byName = byName
     }
@@ -147,6 +148,38 @@ struct ZipArchive {
     }
 
     // MARK: - Parsing helpers
+
+    /// Each central-directory entry must point at a local header carrying the same name, and no
+    /// two members (local header + data) may overlap each other or the central directory: an
+    /// archive whose directory points several names at one local header would otherwise make
+    /// those tensors silently share bytes. (Python's zipfile compares the names the same way.)
+    /// Members whose data runs past the file are left to `storedData`, which names the offset.
+    private static func checkLocalHeaders(_ reader: MappedReader, entries: [Entry], directory: Range<Int>,
+                                          fail: (String, String) -> ConversionError) throws {
+        var spans: [(range: Range<Int>, what: String)] = [(directory, "the central directory")]
+        for (index, entry) in entries.enumerated() {
+            let local = entry.localHeaderOffset
+            let field = "zip central directory entry \(index) '\(entry.name)'"
+            guard reader.u32(local) == localHeaderSignature,
+                  let nameLength = reader.u16(local + 26), let extraLength = reader.u16(local + 28),
+                  let localName = reader.bytes(local + 30, Int(nameLength)) else {
+                throw fail(field + " local header (byte \(local))", "missing or truncated local file header")
+            }
+            guard localName.elementsEqual(entry.name.utf8) else {
+                throw fail(field + " local header (byte \(local))",
+                           "the central directory names '\(entry.name)' but the local header there names '\(String(decoding: localName, as: UTF8.self))' (several entries pointing at one member?)")
+            }
+            let dataOffset = local + 30 + Int(nameLength) + Int(extraLength)
+            let (end, overflow) = dataOffset.addingReportingOverflow(entry.compressedSize)
+            guard !overflow, reader.range(dataOffset, entry.compressedSize) else { continue }
+            spans.append((local..<end, "member '\(entry.name)'"))
+        }
+        spans.sort { $0.range.lowerBound < $1.range.lowerBound }
+        for (previous, next) in zip(spans, spans.dropFirst()) where next.range.lowerBound < previous.range.upperBound {
+            throw fail("zip \(next.what) (bytes \(next.range.lowerBound)..<\(next.range.upperBound))",
+                       "overlaps \(previous.what) (bytes \(previous.range.lowerBound)..<\(previous.range.upperBound)); members of an archive never share bytes")
+        }
+    }
 
     /// The classic end record is the last 22 bytes plus a comment of up to 65535 bytes.
     private static func findEndOfCentralDirectory(_ reader: MappedReader) throws -> Int {

@@ -15,7 +15,10 @@ public struct TensorPlan: Sendable, Equatable {
 /// Writes a `.prm` file in one forward pass: tensors are streamed in plan order, then the
 /// vocabulary, directory, metadata, section table and header follow. Output goes to a temporary
 /// file beside the destination that is renamed only by `finish()`; any failure, `abandon()`, or
-/// a SIGINT/SIGTERM removes it.
+/// a SIGINT/SIGTERM removes it. The temporary (`<out>.tmp.<pid>`, or `<out>.tmp.<pid>.<n>` if
+/// that name is taken) is created with O_EXCL|O_NOFOLLOW, so nothing planted under its name is
+/// written through; temporaries of the same output whose pid is dead (a SIGKILLed conversion)
+/// are removed first. The destination may be new or a regular file (replaced atomically).
 public final class ContainerWriter {
     public let destination: String
     public let temporaryPath: String
@@ -41,18 +44,39 @@ public final class ContainerWriter {
     ///   - zstdLevel: compression level for zstd sections (the vocabulary is always compressed).
     public init(path: String, tensorCodec: Codec = .raw, zstdLevel: Int32 = Zstd.defaultLevel) throws {
         destination = path
-        temporaryPath = path + ".tmp.\(getpid())"
         self.tensorCodec = tensorCodec
         self.zstdLevel = zstdLevel
-        TemporaryFiles.register(temporaryPath)
-        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
+        try Self.checkDestination(path)
+        // Temporaries of this output left by killed conversions (their pid is gone) are removed;
+        // ours is created exclusively, never through a planted file or symlink.
+        TemporaryFiles.removeStale(of: path)
+        guard let created = TemporaryFiles.createExclusive(for: path) else {
             let reason = errnoText()
-            TemporaryFiles.unregister(temporaryPath)
-            throw FormatError(.io, file: path, field: "create", problem: "cannot create \(temporaryPath): \(reason)",
+            throw FormatError(.io, file: path, field: "create", problem: "cannot create \(path).tmp.\(getpid()): \(reason)",
                               fix: "check that the output directory exists and is writable")
         }
+        temporaryPath = created.path
+        descriptor = created.descriptor
+        TemporaryFiles.register(temporaryPath)
         try writeZeros(FileHeader.size)  // the header is patched in by finish()
+    }
+
+    /// The output may be new or an existing regular file (replaced atomically by `finish()`);
+    /// a directory, device node, FIFO or socket there (also through a symlink) is refused.
+    static func checkDestination(_ path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }  // absent (or a dangling link, which rename replaces)
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            let what = switch info.st_mode & S_IFMT {
+            case S_IFDIR: "a directory"
+            case S_IFCHR, S_IFBLK: "a device node"
+            case S_IFIFO: "a FIFO"
+            case S_IFSOCK: "a socket"
+            default: "not a regular file"
+            }
+            throw FormatError(.io, file: path, field: "output", problem: "exists and is \(what); only a regular file is ever replaced",
+                              fix: "choose an output file path, e.g. model.prm")
+        }
     }
 
     deinit { if !finished { abandon() } }
@@ -199,6 +223,7 @@ public final class ContainerWriter {
         guard fsync(descriptor) == 0 else { throw fail("fsync", "cannot flush: \(errnoText())") }
         close(descriptor)
         descriptor = -1
+        try Self.checkDestination(destination)
         guard rename(temporaryPath, destination) == 0 else {
             throw fail("rename", "cannot rename \(temporaryPath) to \(destination): \(errnoText())")
         }

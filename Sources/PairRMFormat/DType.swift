@@ -1,3 +1,4 @@
+import PairRMKernels
 /// Element encodings of a tensor in the container (Formats/prm-v1.md §6).
 public enum DType: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case f32 = 0
@@ -75,12 +76,14 @@ public struct QuantLayout: Sendable, Equatable {
     public var stride: Int
     public var byteSize: Int
 
-    public static let panelRows = 16
-    public static let groupColumns = 4
-    public static let blockColumns = 32
-    public static let q4BlockBytes = 320
+    // The block layouts are defined once, in C (PairRMKernels/include/pairrm_layouts.h, with a
+    // static assert per block size), and read here, so the writer and the kernels cannot drift.
+    public static let panelRows = Int(PRM_PANEL_ROWS)
+    public static let groupColumns = Int(PRM_GROUP_COLUMNS)
+    public static let blockColumns = Int(PRM_BLOCK_COLUMNS)
+    public static let q4BlockBytes = Int(PRM_Q4_P16B32_BLOCK_BYTES)
     /// One Q8_P16B32 block: 8 groups of 16 × 4 int8 (512 bytes), then 16 f32 scales.
-    public static let q8BlockBytes = 576
+    public static let q8BlockBytes = Int(PRM_Q8_P16B32_BLOCK_BYTES)
 
     /// Checked arithmetic for everything below; nil means the dimensions are absurd.
     private static func product(_ values: Int...) -> Int? {

@@ -11,7 +11,7 @@ public final class MappedFile: @unchecked Sendable {
         guard descriptor >= 0 else {
             let reason = errnoText()
             throw FormatError(.io, file: path, field: "open", problem: "cannot open: \(reason)",
-                              fix: "check the path (or PAIRRM_MODEL) and its permissions")
+                              fix: "check the path and its permissions")
         }
         defer { close(descriptor) }
         var status = stat()
@@ -33,6 +33,35 @@ public final class MappedFile: @unchecked Sendable {
         }
         mapping = address
         bytes = UnsafeRawBufferPointer(start: address, count: size)
+    }
+
+    /// The whole file read into a 64-byte-aligned buffer (LoadOptions.readIntoMemory): later
+    /// changes to the file cannot affect it. Refuses anything but a regular file, and a file that
+    /// changes size while it is read.
+    public static func readWhole(path: String) throws -> AlignedBuffer {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw FormatError(.io, file: path, field: "open", problem: "cannot open: \(errnoText())",
+                              fix: "check the path and its permissions")
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            throw FormatError(.io, file: path, field: "open", problem: "is not a regular file", fix: "pass the path of a .prm file")
+        }
+        let buffer = AlignedBuffer(count: Int(status.st_size))
+        var done = 0
+        while done < buffer.count {
+            let count = read(descriptor, buffer.pointer + done, min(buffer.count - done, 1 << 30))
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else {
+                throw FormatError(.io, file: path, field: "read",
+                                  problem: count < 0 ? "cannot read: \(errnoText())" : "the file shrank to \(done) bytes while it was read",
+                                  fix: "do not rewrite the file while loading it (replace it by renaming a new file over it)")
+            }
+            done += count
+        }
+        return buffer
     }
 
     /// Tells the kernel we are done with a range for now (after hashing it), so verifying the whole

@@ -3,8 +3,16 @@ public struct LoadOptions: Sendable {
     /// Also check the tensor-data section and every tensor checksum while loading (reads the whole
     /// file once; pages are released after hashing). `pairrm verify` does the same on demand.
     public var verifyTensors: Bool = false
+    /// Read the whole file into memory instead of mapping it (llama.cpp's `--no-mmap`): costs the
+    /// file's size in RAM and a read at load, but a file truncated or rewritten in place while the
+    /// model is loaded can no longer crash the process (a mapped file that shrinks raises SIGBUS
+    /// on the next access; replacing it by rename is safe either way).
+    public var readIntoMemory: Bool = false
 
-    public init(verifyTensors: Bool = false) { self.verifyTensors = verifyTensors }
+    public init(verifyTensors: Bool = false, readIntoMemory: Bool = false) {
+        self.verifyTensors = verifyTensors
+        self.readIntoMemory = readIntoMemory
+    }
 }
 
 /// An opened `.prm` container: validated structure, metadata, tensor directory and vocabulary,
@@ -29,6 +37,11 @@ public final class ModelFile: @unchecked Sendable {
 
     /// Opens and validates the file at `path`, memory-mapping it.
     public convenience init(path: String, options: LoadOptions = LoadOptions()) throws {
+        if options.readIntoMemory {
+            let buffer = try MappedFile.readWhole(path: path)
+            try self.init(bytes: buffer.bytes, name: path, mapped: nil, owner: buffer, options: options)
+            return
+        }
         let mapped = try MappedFile(path: path)
         try self.init(bytes: mapped.bytes, name: path, mapped: mapped, owner: nil, options: options)
     }

@@ -22,6 +22,12 @@ public struct LineFailure: Error, CustomStringConvertible, Sendable {
     public var id: JSONValue?
     public var message: String
 
+    public init(line: Int, id: JSONValue? = nil, message: String) {
+        self.line = line
+        self.id = id
+        self.message = message
+    }
+
     public var description: String { "line \(line): \(message)" }
 
     /// The JSONL record written in place of the result with `--on-error skip`.

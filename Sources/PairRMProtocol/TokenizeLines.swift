@@ -22,6 +22,7 @@ public struct JSONLineTokenizer: Sendable {
     public struct LineError: Error, Equatable, CustomStringConvertible {
         public var message: String
         public var description: String { message }
+        public init(message: String) { self.message = message }
     }
 
     /// The output line for `line` (without its newline; a trailing `\r` is ignored), ending in `\n`.

@@ -95,7 +95,7 @@ final class EncoderWeights: @unchecked Sendable {
                                 outliers: outliers, width: plan.width(of: matrix))
         }
 
-        let (embeddingInfo, embeddingPointer) = try tensor("pretrained_model.embeddings.word_embeddings.weight",
+        let (embeddingInfo, embeddingPointer) = try tensor(TensorNames.wordEmbeddings,
                                                            [config.vocabSize, h], allowed: [.f32, .f16, .q8Rows])
         switch embeddingInfo.dtype {
         case .f32: embeddings = .f32(embeddingPointer.assumingMemoryBound(to: Float.self))
@@ -105,30 +105,30 @@ final class EncoderWeights: @unchecked Sendable {
             embeddings = .q8Rows(scales: embeddingPointer.assumingMemoryBound(to: Float.self),
                                  rows: (embeddingPointer + layout.stride).assumingMemoryBound(to: Int8.self))
         }
-        embeddingNormGain = try f32("pretrained_model.embeddings.LayerNorm.weight", [h])
-        embeddingNormBias = try f32("pretrained_model.embeddings.LayerNorm.bias", [h])
+        embeddingNormGain = try f32(TensorNames.weight(TensorNames.embeddingNorm), [h])
+        embeddingNormBias = try f32(TensorNames.bias(TensorNames.embeddingNorm), [h])
         var layers: [Layer] = []
         for index in 0..<config.numLayers {
-            let p = "pretrained_model.encoder.layer.\(index)."
+            let names = TensorNames.Layer(index)
             let attentionOutliers = try outlierChannels("layer.\(index).attention_input")
             let ffnOutliers = try outlierChannels("layer.\(index).ffn_input")
             layers.append(Layer(
-                query: try linear(p + "attention.self.query_proj", .attentionInput, out: h, in: h, outliers: attentionOutliers),
-                key: try linear(p + "attention.self.key_proj", .attentionInput, out: h, in: h, outliers: attentionOutliers),
-                value: try linear(p + "attention.self.value_proj", .attentionInput, out: h, in: h, outliers: attentionOutliers),
-                attentionOutput: try linear(p + "attention.output.dense", .attentionOutput, out: h, in: h),
-                attentionNormGain: try f32(p + "attention.output.LayerNorm.weight", [h]),
-                attentionNormBias: try f32(p + "attention.output.LayerNorm.bias", [h]),
-                intermediate: try linear(p + "intermediate.dense", .ffnInput, out: i, in: h, outliers: ffnOutliers),
-                output: try linear(p + "output.dense", .ffnOutput, out: h, in: i),
-                outputNormGain: try f32(p + "output.LayerNorm.weight", [h]),
-                outputNormBias: try f32(p + "output.LayerNorm.bias", [h])))
+                query: try linear(names.query, .attentionInput, out: h, in: h, outliers: attentionOutliers),
+                key: try linear(names.key, .attentionInput, out: h, in: h, outliers: attentionOutliers),
+                value: try linear(names.value, .attentionInput, out: h, in: h, outliers: attentionOutliers),
+                attentionOutput: try linear(names.attentionOutput, .attentionOutput, out: h, in: h),
+                attentionNormGain: try f32(TensorNames.weight(names.attentionNorm), [h]),
+                attentionNormBias: try f32(TensorNames.bias(names.attentionNorm), [h]),
+                intermediate: try linear(names.intermediate, .ffnInput, out: i, in: h, outliers: ffnOutliers),
+                output: try linear(names.output, .ffnOutput, out: h, in: i),
+                outputNormGain: try f32(TensorNames.weight(names.outputNorm), [h]),
+                outputNormBias: try f32(TensorNames.bias(names.outputNorm), [h])))
         }
         self.layers = layers
-        head1 = try f32("head_layer.1.weight", [h, 2 * h])
-        head1Bias = try f32("head_layer.1.bias", [h])
-        head2 = try f32("head_layer.4.weight", [1, h])
-        head2Bias = try f32("head_layer.4.bias", [1])
+        head1 = try f32(TensorNames.weight(TensorNames.headHidden), [h, 2 * h])
+        head1Bias = try f32(TensorNames.bias(TensorNames.headHidden), [h])
+        head2 = try f32(TensorNames.weight(TensorNames.headOutput), [1, h])
+        head2Bias = try f32(TensorNames.bias(TensorNames.headOutput), [1])
     }
 
     /// Writes the f32 embedding row of `id` into `destination` (hidden floats).

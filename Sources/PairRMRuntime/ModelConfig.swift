@@ -43,6 +43,11 @@ public struct ModelConfig: Sendable, Equatable {
         sourcePrefixID = Int32(try int(MetadataKey.tokensSourcePrefixId))
         candidate1PrefixID = Int32(try int(MetadataKey.tokensCandidate1PrefixId))
         candidate2PrefixID = Int32(try int(MetadataKey.tokensCandidate2PrefixId))
+        guard layerNormEps.isFinite, layerNormEps > 0 else {
+            throw RuntimeError(.unsupportedModel, file: file, field: "metadata.\(MetadataKey.modelLayerNormEps)",
+                               problem: "\(layerNormEps) is not a positive finite number (LayerNorm would divide by zero or take the root of a negative)",
+                               fix: "re-convert from a config whose layer_norm_eps is positive (DeBERTa-v3: 1e-7)")
+        }
         guard hiddenSize % numHeads == 0 else {
             throw RuntimeError(.unsupportedModel, file: file, field: "metadata.model.num_heads",
                                problem: "\(numHeads) heads do not divide hidden size \(hiddenSize)", fix: "re-convert the model")

@@ -58,6 +58,48 @@ extension Tokenizer {
         return content
     }
 
+    /// A run of text without an ASCII space longer than this cannot be tokenized in bounded
+    /// memory (the whole run is one pre-tokenizer word, so its ids depend on all of it).
+    public static let maxWordBytes = 1 << 20
+
+    /// `encodePart` for a part that will be cut to `limit` content ids: reads only as much of
+    /// `text` as that needs, so memory follows the token budget, not the text. The text is cut
+    /// just before an ASCII space — the pre-tokenizer splits words there and each word is
+    /// encoded on its own, so the ids of the words before the cut are exactly those of the whole
+    /// text — and the cut doubles until more than `limit` ids come out. `isWhole` is false when
+    /// the text was cut (it then has more than `limit` content ids). Throws when a cut would need
+    /// a space-free run longer than `maxWordBytes`.
+    public func encodePart(prefix prefixName: String, text: String, limit: Int) throws -> (content: [Int32], isWhole: Bool) {
+        var text = text
+        return try text.withUTF8 { bytes -> ([Int32], Bool) in
+            var window = max(1 << 16, limit * 64)
+            while window < bytes.count {
+                let searchEnd = min(window, bytes.count)
+                var cut = searchEnd
+                while cut > 0, bytes[cut - 1] != 0x20 { cut -= 1 }
+                if cut <= 1 {
+                    guard searchEnd <= Tokenizer.maxWordBytes else {
+                        throw TokenizerError(.invalidArgument, field: "text",
+                                             problem: "its first \(Tokenizer.maxWordBytes) bytes hold no space, so it cannot be cut to its token budget without reading all \(bytes.count) bytes",
+                                             fix: "pass texts whose words (runs without spaces) are under \(Tokenizer.maxWordBytes) bytes")
+                    }
+                    window *= 2
+                    continue
+                }
+                let part = String(decoding: UnsafeBufferPointer(rebasing: bytes[0..<(cut - 1)]), as: UTF8.self)
+                let content = try encodePart(prefix: prefixName, text: part)
+                if content.count > limit + 1 { return (content, false) }
+                window *= 2
+            }
+            guard bytes.count <= Tokenizer.maxWordBytes || bytes.contains(0x20) else {
+                throw TokenizerError(.invalidArgument, field: "text",
+                                     problem: "\(bytes.count) bytes without a space cannot be cut to a token budget in bounded memory",
+                                     fix: "pass texts whose words (runs without spaces) are under \(Tokenizer.maxWordBytes) bytes")
+            }
+            return (try encodePart(prefix: prefixName, text: String(decoding: bytes, as: UTF8.self)), true)
+        }
+    }
+
     /// The source part as the model sees it: `[CLS]`, its first `sourceMaxLength − 2` content ids, `[SEP]`.
     public func sourcePart(_ content: [Int32], sourceMaxLength: Int) -> [Int32] {
         [classifierID] + content.prefix(max(sourceMaxLength, 3) - 2) + [separatorID]
@@ -66,7 +108,9 @@ extension Tokenizer {
     /// How many ids (with `[CLS]`/`[SEP]`) each candidate part may hold after a source part of
     /// `sourcePartLength` ids: `(sourceMaxLength + 2·candidateMaxLength − Ls) / 2`, at least 3.
     public func candidateCap(sourcePartLength: Int, sourceMaxLength: Int, candidateMaxLength: Int) -> Int {
-        max((sourceMaxLength + 2 * candidateMaxLength - sourcePartLength) / 2, 3)
+        // Budgets beyond any real window are clamped first so the sum cannot overflow.
+        let limit = 1 << 40
+        return max((min(sourceMaxLength, limit) + 2 * min(candidateMaxLength, limit) - sourcePartLength) / 2, 3)
     }
 
     /// `[CLS]` + the first `cap − 2` content ids + `[SEP]`.

@@ -122,7 +122,10 @@ typedef struct pairrm_model pairrm_model;
 
 /* Load-time settings; also the defaults of every call on the model. */
 typedef struct pairrm_model_params {
-    uint32_t size;                      /* = sizeof(pairrm_model_params); set by pairrm_model_default_params */
+    uint32_t size;                      /* = sizeof(pairrm_model_params); set by pairrm_model_default_params.
+                                           Smaller (an older caller): the missing fields keep their defaults.
+                                           Larger than this library's struct: PAIRRM_ERR_INVALID_ARGUMENT
+                                           (never read past what the library knows). */
     int32_t threads;                    /* worker threads inside one forward pass (default 1; >= 1) */
     int32_t batch_size;                 /* forward passes in flight per call (default 1; >= 1) */
     int32_t source_max_length;          /* 0 = the model file's value (PairRM: 1224) */
@@ -135,6 +138,10 @@ typedef struct pairrm_model_params {
                                            caller's buffer may be freed after the call. 1: used in place; the
                                            buffer must stay valid and unchanged until pairrm_model_free and
                                            should be 64-byte aligned. */
+    int32_t read_into_memory;           /* (ABI 1.1) load_from_file / load: 0 (default) memory-maps the file;
+                                           1 reads it into memory, so truncating or rewriting the file in
+                                           place while loaded cannot crash the process (a mapped file that
+                                           shrinks raises SIGBUS; replacing it by rename is always safe). */
 } pairrm_model_params;
 
 /* Model description (pairrm_model_get_info). */

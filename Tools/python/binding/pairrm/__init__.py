@@ -52,7 +52,7 @@ class _ModelParams(ctypes.Structure):
                 ("source_max_length", ctypes.c_int32), ("candidate_max_length", ctypes.c_int32),
                 ("replace_separator_literals", ctypes.c_int32), ("reject_truncation", ctypes.c_int32),
                 ("verify_tensors", ctypes.c_int32), ("max_pooled_contexts", ctypes.c_int32),
-                ("buffer_no_copy", ctypes.c_int32)]
+                ("buffer_no_copy", ctypes.c_int32), ("read_into_memory", ctypes.c_int32)]
 
 
 class _ModelInfo(ctypes.Structure):
@@ -148,7 +148,7 @@ class Model:
 
     Options (all optional) are pairrm_model_params fields: threads, batch_size,
     source_max_length, candidate_max_length, replace_separator_literals, reject_truncation,
-    verify_tensors, max_pooled_contexts.
+    verify_tensors, max_pooled_contexts, read_into_memory (1: read the file instead of mapping it).
     """
 
     def __init__(self, model=None, *, data=None, recipe=None, lib=None, **options):
