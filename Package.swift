@@ -11,6 +11,7 @@
 //   PairRMConverter                         -- published hub checkpoint -> .prm (uses the tokenizer's trie builder)
 //   PairRMStore                             -- --model resolution: paths, the hub cache, converted-model cache (no networking)
 //   PairRMHub                               -- the hub client (AsyncHTTPClient); only the CLI builds it
+//   PairRMServer                            -- the HTTP scoring server (Hummingbird) behind `pairrm serve`
 //   PairRMCABIHeader + PairRMCABI           -- the C ABI: pairrm.h, and its Swift implementation (libpairrm)
 //   PairRMCLI (the `pairrm` command)        -- the command line, on top of everything above
 //   pairrm-bench (Tools/Bench)              -- latency / fidelity / reference checks
@@ -37,6 +38,8 @@ let package = Package(
         // Networking for PairRMHub (and its loopback test server) only; the library products never build it.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        // The HTTP scoring server (PairRMServer, `pairrm serve`) only.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -73,6 +76,15 @@ let package = Package(
             name: "PairRMProtocol",
             dependencies: ["PairRM", "PairRMTokenizer"],
             path: "Sources/PairRMProtocol"
+        ),
+        .target(
+            name: "PairRMServer",
+            dependencies: [
+                "PairRM",
+                "PairRMProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Sources/PairRMServer"
         ),
         .target(
             name: "PairRMStore",
@@ -117,6 +129,7 @@ let package = Package(
                 "PairRMProtocol",
                 "PairRMStore",
                 "PairRMHub",
+                "PairRMServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/PairRMCLI"
@@ -187,6 +200,15 @@ let package = Package(
             name: "PairRMCLITests",
             dependencies: ["PairRMTestSupport", "PairRMConverter", "PairRMFormat", "PairRMCLI"],
             path: "Tests/PairRMCLITests"
+        ),
+        .testTarget(
+            name: "PairRMServerTests",
+            dependencies: [
+                "PairRMTestSupport", "PairRMServer", "PairRM", "PairRMProtocol", "PairRMConverter",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/PairRMServerTests"
         ),
         .testTarget(
             name: "PairRMConverterTests",

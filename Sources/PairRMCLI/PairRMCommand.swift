@@ -25,7 +25,7 @@ struct PairRMCommand: ParsableCommand {
         """,
         version: PairRMVersion.string,
         subcommands: [CompareCommand.self, RankCommand.self, BestOfNCommand.self, CompareConversationsCommand.self,
-                      DownloadCommand.self, ConvertCommand.self, CacheCommand.self, InspectCommand.self, VerifyCommand.self,
+                      ServeCommand.self, DownloadCommand.self, ConvertCommand.self, CacheCommand.self, InspectCommand.self, VerifyCommand.self,
                       TokenizeCommand.self, BenchCommand.self]
     )
 }

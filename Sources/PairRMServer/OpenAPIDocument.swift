@@ -1,0 +1,1179 @@
+// Generated from Formats/openapi.json (the checked-in copy; a test keeps the two identical).
+extension ScoringServer {
+    static let openAPIDocument = #"""
+{
+ "openapi": "3.1.0",
+ "info": {
+  "title": "PairRM-Swift scoring server (pairrm serve)",
+  "version": "1.1.0",
+  "description": "PairRM (a pairwise reward model) over HTTP. The /v1/* bodies are exactly the JSON lines of the pairrm CLI commands of the same name (one object, or an array of them). /rerank (TEI), /v1/rerank (Jina/Cohere), /score (vLLM) and /get_reward (OpenRLHF) map other servers' shapes onto PairRM: texts for one query are ranked against each other (LLM-Blender's rank, max_logits margins); scores are the logistic of the margin unless raw. This file is served at GET /openapi.json."
+ },
+ "components": {
+  "securitySchemes": {
+   "bearer": {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "required when the server runs with --api-key"
+   }
+  },
+  "schemas": {
+   "Error": {
+    "type": "object",
+    "required": [
+     "error",
+     "error_type"
+    ],
+    "properties": {
+     "error": {
+      "type": "string"
+     },
+     "error_type": {
+      "type": "string",
+      "enum": [
+       "Validation",
+       "Unauthorized",
+       "Overloaded"
+      ]
+     }
+    }
+   },
+   "CompareRequest": {
+    "type": "object",
+    "required": [
+     "prompt",
+     "a",
+     "b"
+    ],
+    "properties": {
+     "id": {},
+     "prompt": {
+      "type": "string"
+     },
+     "a": {
+      "type": "string"
+     },
+     "b": {
+      "type": "string"
+     },
+     "instruction": {
+      "type": "string"
+     }
+    }
+   },
+   "CompareResult": {
+    "type": "object",
+    "properties": {
+     "id": {},
+     "logit": {
+      "type": "number"
+     },
+     "a_better": {
+      "type": "boolean"
+     }
+    }
+   },
+   "CandidatesRequest": {
+    "type": "object",
+    "required": [
+     "prompt",
+     "candidates"
+    ],
+    "properties": {
+     "id": {},
+     "prompt": {
+      "type": "string"
+     },
+     "candidates": {
+      "type": "array",
+      "items": {
+       "type": "string"
+      },
+      "minItems": 1
+     },
+     "instruction": {
+      "type": "string"
+     }
+    }
+   },
+   "RankResult": {
+    "type": "object",
+    "properties": {
+     "id": {},
+     "scores": {
+      "type": "array",
+      "items": {
+       "type": "number"
+      }
+     },
+     "ranks": {
+      "type": "array",
+      "items": {
+       "type": "integer"
+      }
+     }
+    }
+   },
+   "BestOfNResult": {
+    "type": "object",
+    "properties": {
+     "id": {},
+     "best": {
+      "type": "string"
+     },
+     "index": {
+      "type": "integer"
+     }
+    }
+   },
+   "Turn": {
+    "type": "object",
+    "required": [
+     "role",
+     "content"
+    ],
+    "properties": {
+     "role": {
+      "type": "string"
+     },
+     "content": {
+      "type": "string"
+     }
+    }
+   },
+   "ConversationsRequest": {
+    "type": "object",
+    "required": [
+     "a",
+     "b"
+    ],
+    "properties": {
+     "id": {},
+     "a": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Turn"
+      }
+     },
+     "b": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Turn"
+      }
+     }
+    }
+   }
+  }
+ },
+ "paths": {
+  "/health": {
+   "get": {
+    "summary": "liveness",
+    "responses": {
+     "200": {
+      "description": "serving",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "status": {
+           "type": "string"
+          }
+         }
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/info": {
+   "get": {
+    "summary": "model and limits",
+    "responses": {
+     "200": {
+      "description": "model, weights recipe, token budgets, body/item limits, workers, queue limit",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/metrics": {
+   "get": {
+    "summary": "Prometheus metrics",
+    "responses": {
+     "200": {
+      "description": "requests by endpoint and status, latency histograms, queue gauges",
+      "content": {
+       "text/plain": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/openapi.json": {
+   "get": {
+    "summary": "this document",
+    "responses": {
+     "200": {
+      "description": "OpenAPI 3.1",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v1/compare": {
+   "post": {
+    "summary": "LLM-Blender compare ([A,B]+[B,A])",
+    "description": "",
+    "security": [
+     {},
+     {
+      "bearer": []
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "oneOf": [
+         {
+          "$ref": "#/components/schemas/CompareRequest"
+         },
+         {
+          "type": "array",
+          "items": {
+           "$ref": "#/components/schemas/CompareRequest"
+          },
+          "minItems": 1
+         }
+        ]
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "scored",
+      "content": {
+       "application/json": {
+        "schema": {
+         "oneOf": [
+          {
+           "$ref": "#/components/schemas/CompareResult"
+          },
+          {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/CompareResult"
+           },
+           "minItems": 1
+          }
+         ]
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "malformed JSON",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "missing or wrong bearer token",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "body, items or texts over the limits",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "a field is missing, mistyped or empty",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "the scoring queue is full (Retry-After)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v1/rank": {
+   "post": {
+    "summary": "LLM-Blender rank (full matrix, max_logits)",
+    "description": "",
+    "security": [
+     {},
+     {
+      "bearer": []
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "oneOf": [
+         {
+          "$ref": "#/components/schemas/CandidatesRequest"
+         },
+         {
+          "type": "array",
+          "items": {
+           "$ref": "#/components/schemas/CandidatesRequest"
+          },
+          "minItems": 1
+         }
+        ]
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "scored",
+      "content": {
+       "application/json": {
+        "schema": {
+         "oneOf": [
+          {
+           "$ref": "#/components/schemas/RankResult"
+          },
+          {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/RankResult"
+           },
+           "minItems": 1
+          }
+         ]
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "malformed JSON",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "missing or wrong bearer token",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "body, items or texts over the limits",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "a field is missing, mistyped or empty",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "the scoring queue is full (Retry-After)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v1/best-of-n": {
+   "post": {
+    "summary": "LLM-Blender get_best_of_n (full ranking)",
+    "description": "",
+    "security": [
+     {},
+     {
+      "bearer": []
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "oneOf": [
+         {
+          "$ref": "#/components/schemas/CandidatesRequest"
+         },
+         {
+          "type": "array",
+          "items": {
+           "$ref": "#/components/schemas/CandidatesRequest"
+          },
+          "minItems": 1
+         }
+        ]
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "scored",
+      "content": {
+       "application/json": {
+        "schema": {
+         "oneOf": [
+          {
+           "$ref": "#/components/schemas/BestOfNResult"
+          },
+          {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/BestOfNResult"
+           },
+           "minItems": 1
+          }
+         ]
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "malformed JSON",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "missing or wrong bearer token",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "body, items or texts over the limits",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "a field is missing, mistyped or empty",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "the scoring queue is full (Retry-After)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v1/compare-conversations": {
+   "post": {
+    "summary": "LLM-Blender compare_conversations",
+    "description": "",
+    "security": [
+     {},
+     {
+      "bearer": []
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "oneOf": [
+         {
+          "$ref": "#/components/schemas/ConversationsRequest"
+         },
+         {
+          "type": "array",
+          "items": {
+           "$ref": "#/components/schemas/ConversationsRequest"
+          },
+          "minItems": 1
+         }
+        ]
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "scored",
+      "content": {
+       "application/json": {
+        "schema": {
+         "oneOf": [
+          {
+           "$ref": "#/components/schemas/CompareResult"
+          },
+          {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/CompareResult"
+           },
+           "minItems": 1
+          }
+         ]
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "malformed JSON",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "missing or wrong bearer token",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "body, items or texts over the limits",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "a field is missing, mistyped or empty",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "the scoring queue is full (Retry-After)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/rerank": {
+   "post": {
+    "summary": "TEI rerank",
+    "description": "Sorted by score. raw_scores false (default): logistic of the max_logits margin, in (0, 1); true: the margin. truncate false: over-long texts are refused (413) instead of truncated.",
+    "security": [
+     {},
+     {
+      "bearer": []
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "required": [
+         "query",
+         "texts"
+        ],
+        "properties": {
+         "query": {
+          "type": "string"
+         },
+         "texts": {
+          "type": "array",
+          "items": {
+           "type": "string"
+          },
+          "minItems": 1
+         },
+         "raw_scores": {
+          "type": "boolean"
+         },
+         "return_text": {
+          "type": "boolean"
+         },
+         "truncate": {
+          "type": "boolean"
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "scored",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "type": "object",
+          "properties": {
+           "index": {
+            "type": "integer"
+           },
+           "score": {
+            "type": "number"
+           },
+           "text": {
+            "type": "string"
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "malformed JSON",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "missing or wrong bearer token",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "body, items or texts over the limits",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "a field is missing, mistyped or empty",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "the scoring queue is full (Retry-After)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v1/rerank": {
+   "post": {
+    "summary": "Jina / Cohere rerank",
+    "description": "",
+    "security": [
+     {},
+     {
+      "bearer": []
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "required": [
+         "query",
+         "documents"
+        ],
+        "properties": {
+         "query": {
+          "type": "string"
+         },
+         "documents": {
+          "type": "array",
+          "items": {
+           "type": "string"
+          },
+          "minItems": 1
+         },
+         "top_n": {
+          "type": "integer",
+          "minimum": 1
+         },
+         "return_documents": {
+          "type": "boolean"
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "scored",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "model": {
+           "type": "string"
+          },
+          "results": {
+           "type": "array",
+           "items": {
+            "type": "object",
+            "properties": {
+             "index": {
+              "type": "integer"
+             },
+             "relevance_score": {
+              "type": "number"
+             },
+             "document": {
+              "type": "object"
+             }
+            }
+           }
+          },
+          "usage": {
+           "type": "object"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "malformed JSON",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "missing or wrong bearer token",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "body, items or texts over the limits",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "a field is missing, mistyped or empty",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "the scoring queue is full (Retry-After)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/score": {
+   "post": {
+    "summary": "vLLM score",
+    "description": "text_2 ranked against each other for text_1, scores in input order (a single text scores 0.5).",
+    "security": [
+     {},
+     {
+      "bearer": []
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "required": [
+         "text_1",
+         "text_2"
+        ],
+        "properties": {
+         "text_1": {
+          "type": "string"
+         },
+         "text_2": {
+          "oneOf": [
+           {
+            "type": "string"
+           },
+           {
+            "type": "array",
+            "items": {
+             "type": "string"
+            }
+           }
+          ]
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "scored",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "object": {
+           "type": "string"
+          },
+          "model": {
+           "type": "string"
+          },
+          "data": {
+           "type": "array",
+           "items": {
+            "type": "object",
+            "properties": {
+             "index": {
+              "type": "integer"
+             },
+             "object": {
+              "type": "string"
+             },
+             "score": {
+              "type": "number"
+             }
+            }
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "malformed JSON",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "missing or wrong bearer token",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "body, items or texts over the limits",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "a field is missing, mistyped or empty",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "the scoring queue is full (Retry-After)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/get_reward": {
+   "post": {
+    "summary": "OpenRLHF remote reward",
+    "description": "query = prompt + response. With labels: reward = PairRM's order-averaged logit of the response against the label (> 0: better than the reference). Without: responses sharing a prompt are ranked together and the reward is the response's max_logits margin (0 when alone).",
+    "security": [
+     {},
+     {
+      "bearer": []
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "required": [
+         "query"
+        ],
+        "properties": {
+         "query": {
+          "type": "array",
+          "items": {
+           "type": "string"
+          }
+         },
+         "prompts": {
+          "type": "array",
+          "items": {
+           "type": "string"
+          }
+         },
+         "labels": {
+          "type": "array",
+          "items": {
+           "type": "string"
+          }
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "scored",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "rewards": {
+           "type": "array",
+           "items": {
+            "type": "number"
+           }
+          },
+          "scores": {
+           "type": "array",
+           "items": {
+            "type": "number"
+           }
+          },
+          "extra_logs": {
+           "type": "object"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "malformed JSON",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "missing or wrong bearer token",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "body, items or texts over the limits",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "a field is missing, mistyped or empty",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "the scoring queue is full (Retry-After)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  }
+ }
+}
+
+"""#
+}
