@@ -4,6 +4,8 @@
 // Layers (each imports only those below it):
 //   PairRMKernels (C), CZstd (system)      -- bytes and arithmetic, no model knowledge
 //   PairRMFormat                            -- the .prm container: reader, writer, spec types
+//   PairRMSchema                            -- PairRM's tensor names and metadata keys (constants only), read by
+//                                              the tokenizer, runtime, converter and API; the format never sees them
 //   PairRMTokenizer                         -- DeBERTa-v3 unigram tokenizer over the container's vocabulary
 //   PairRMRuntime                           -- the encoder + PairRM head on the kernels (never imports the tokenizer)
 //   PairRM                                  -- the Swift API (compare, rank, best-of-n...) on tokenizer + runtime
@@ -58,18 +60,22 @@ let package = Package(
             path: "Sources/PairRMFormat"
         ),
         .target(
+            name: "PairRMSchema",
+            path: "Sources/PairRMSchema"
+        ),
+        .target(
             name: "PairRMTokenizer",
-            dependencies: ["PairRMFormat"],
+            dependencies: ["PairRMFormat", "PairRMSchema"],
             path: "Sources/PairRMTokenizer"
         ),
         .target(
             name: "PairRMRuntime",
-            dependencies: ["PairRMFormat", "PairRMKernels"],
+            dependencies: ["PairRMFormat", "PairRMKernels", "PairRMSchema"],
             path: "Sources/PairRMRuntime"
         ),
         .target(
             name: "PairRM",
-            dependencies: ["PairRMTokenizer", "PairRMRuntime", "PairRMFormat"],
+            dependencies: ["PairRMTokenizer", "PairRMRuntime", "PairRMFormat", "PairRMSchema"],
             path: "Sources/PairRM"
         ),
         .target(
@@ -115,13 +121,14 @@ let package = Package(
         ),
         .target(
             name: "PairRMConverter",
-            dependencies: ["PairRMFormat", "PairRMKernels", "PairRMTokenizer"],
+            dependencies: ["PairRMFormat", "PairRMKernels", "PairRMTokenizer", "PairRMSchema"],
             path: "Sources/PairRMConverter"
         ),
         .executableTarget(
             name: "PairRMCLI",
             dependencies: [
                 "PairRMFormat",
+                "PairRMSchema",
                 "PairRMConverter",
                 "PairRM",
                 "PairRMTokenizer",
@@ -178,7 +185,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PairRMTests",
-            dependencies: ["PairRMTestSupport", "PairRM", "PairRMProtocol", "PairRMConverter", "PairRMFormat", "PairRMRuntime", "PairRMTokenizer"],
+            dependencies: ["PairRMTestSupport", "PairRM", "PairRMProtocol", "PairRMConverter", "PairRMFormat", "PairRMRuntime", "PairRMTokenizer", "PairRMSchema"],
             path: "Tests/PairRMTests"
         ),
         .testTarget(
@@ -198,7 +205,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PairRMCLITests",
-            dependencies: ["PairRMTestSupport", "PairRMConverter", "PairRMFormat", "PairRMCLI"],
+            dependencies: ["PairRMTestSupport", "PairRMConverter", "PairRMFormat", "PairRMSchema", "PairRMCLI"],
             path: "Tests/PairRMCLITests"
         ),
         .testTarget(
@@ -212,7 +219,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PairRMConverterTests",
-            dependencies: ["PairRMTestSupport", "PairRMConverter", "PairRMFormat"],
+            dependencies: ["PairRMTestSupport", "PairRMConverter", "PairRMFormat", "PairRMSchema"],
             path: "Tests/PairRMConverterTests"
         ),
     ]

@@ -1,6 +1,7 @@
 import PairRMFormat
 import PairRMRuntime
 import PairRMTokenizer
+import PairRMSchema
 
 /// Per-call settings. Every public method takes `options: RankerOptions? = nil`, which means
 /// the ranker's `defaults`.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PairRM
 import PairRMFormat
+import PairRMSchema
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

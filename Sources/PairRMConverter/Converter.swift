@@ -1,5 +1,6 @@
 import Foundation
 import PairRMFormat
+import PairRMSchema
 
 public struct ConversionOptions: Sendable {
     public var weights: WeightsRecipe = .q8

@@ -1,4 +1,5 @@
 import PairRMFormat
+import PairRMSchema
 
 /// Outlier-channel decomposition for the int8/int4 recipes (LLM.int8-style, data-free).
 ///

@@ -1,4 +1,5 @@
 import PairRMFormat
+import PairRMSchema
 
 /// The published tensor set of PairRM (Formats/pairrm-model.md §1.6), generated from the architecture
 /// numbers, in the canonical order the converter writes them. Each tensor has a class that the

@@ -1,5 +1,6 @@
 import PairRMFormat
 import PairRMKernels
+import PairRMSchema
 
 extension Architecture {
     /// Tensors the converter derives and adds after the published ones.

@@ -1,5 +1,6 @@
 import PairRMFormat
 import PairRMKernels
+import PairRMSchema
 
 /// Every tensor the forward pass reads, resolved once at load: pointers into the container.
 final class EncoderWeights: @unchecked Sendable {

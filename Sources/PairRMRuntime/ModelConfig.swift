@@ -1,4 +1,5 @@
 import PairRMFormat
+import PairRMSchema
 
 /// The architecture numbers the encoder needs, read from the container's metadata.
 public struct ModelConfig: Sendable, Equatable {

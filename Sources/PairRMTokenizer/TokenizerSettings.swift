@@ -1,4 +1,5 @@
 import PairRMFormat
+import PairRMSchema
 
 /// Which reference a call reproduces, id for id.
 public enum TokenizerMode: Sendable {

@@ -3,6 +3,7 @@ import PairRMConverter
 import PairRMFormat
 import PairRMTestSupport
 import XCTest
+import PairRMSchema
 
 /// Runs the built `pairrm` binary as a process on the tiny converted model: exit codes, stderr
 /// messages and output files, as a user sees them.

@@ -2,6 +2,7 @@ import Foundation
 @testable import PairRMFormat
 import XCTest
 @testable import PairRMConverter
+import PairRMSchema
 
 /// Confused inputs (zip members sharing bytes, mistyped or absurd config values) and a hostile or
 /// careless output path (planted temporaries, the input itself, a non-file, stale temporaries).

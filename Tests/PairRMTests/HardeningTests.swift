@@ -5,6 +5,7 @@ import PairRMFormat
 import PairRMRuntime
 import PairRMTestSupport
 import XCTest
+import PairRMSchema
 
 /// Inputs that used to trap, hang or answer silently wrong (issue 14): each is now a clear error.
 final class HardeningTests: XCTestCase {

@@ -6,6 +6,7 @@ import PairRMRuntime
 import PairRMTestSupport
 import PairRMTokenizer
 import XCTest
+import PairRMSchema
 
 /// Fuzzing behind the checksums, where the container fuzzer cannot reach: files whose checksums
 /// are all valid (the converter writes them) but whose metadata holds hostile values — NaN and
