@@ -32,15 +32,7 @@ struct InspectCommand: ParsableCommand {
     var all = false
 
     func run() throws {
-        let file: ModelFile
-        do {
-            file = try ModelFile(path: try resolveModelFile(model, recipe: recipe))
-        } catch let error as ValidationError {
-            throw error
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode(1)
-        }
+        let file = try openModelFileOrExit(model, recipe: recipe, errorLabel: "error")
         if json { try printJSON(file) } else { printText(file) }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import PairRMConverter
+import PairRMFormat
 import PairRMHub
 import PairRMStore
 
@@ -62,4 +63,17 @@ final class DownloadBars: @unchecked Sendable {
     }
 
     func finish() { bar?.finish() }
+}
+
+/// The container behind `--model` (resolved as above), opened for its structure only; a model
+/// that cannot be found or read prints `<errorLabel>: …` and exits 1 (usage errors stay 64).
+func openModelFileOrExit(_ model: String, recipe: String, errorLabel: String) throws -> ModelFile {
+    do {
+        return try ModelFile(path: try resolveModelFile(model, recipe: recipe))
+    } catch let error as ValidationError {
+        throw error
+    } catch {
+        printError("\(errorLabel): \(error)")
+        throw ExitCode(1)
+    }
 }

@@ -24,15 +24,7 @@ struct VerifyCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        let file: ModelFile
-        do {
-            file = try ModelFile(path: try resolveModelFile(model, recipe: recipe))
-        } catch let error as ValidationError {
-            throw error
-        } catch {
-            printError("FAILED: \(error)")
-            throw ExitCode(1)
-        }
+        let file = try openModelFileOrExit(model, recipe: recipe, errorLabel: "FAILED")
         let bar = ProgressBar(label: "verifying", unit: "MB", unitScale: 1e6)
         let failures = file.verifyAll { done, total in bar.update(done: done, total: total, detail: "") }
         bar.finish()

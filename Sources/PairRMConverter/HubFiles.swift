@@ -84,19 +84,12 @@ final class BackgroundSHA256: @unchecked Sendable {
     init(path: String) {
         Thread.detachNewThread { [self] in
             defer { done.signal() }
-            guard let handle = FileHandle(forReadingAtPath: path) else {
+            guard let hex = SHA256Stream.hexDigest(ofFile: path) else {
                 result = .failure(ConversionError(.unreadableFile, file: path, field: "(file)", problem: "cannot be read for hashing",
                                                   fix: "check the file and its permissions"))
                 return
             }
-            defer { try? handle.close() }
-            var hash = SHA256Stream()
-            while true {
-                let chunk = handle.readData(ofLength: 16 << 20)
-                if chunk.isEmpty { break }
-                chunk.withUnsafeBytes { hash.update($0) }
-            }
-            result = .success(hash.finalizeHex())
+            result = .success(hex)
         }
     }
 

@@ -35,6 +35,22 @@ public struct SHA256Stream {
         prm_sha256_update(&state, bytes.baseAddress, bytes.count)
     }
 
+    /// SHA-256 of a whole file, read in 8 MiB blocks; nil when it cannot be opened or read.
+    public static func hexDigest(ofFile path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var hash = SHA256Stream()
+        var block = [UInt8](repeating: 0, count: 8 << 20)
+        while true {
+            let count = block.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { return hash.finalizeHex() }
+            block.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+    }
+
     public mutating func finalizeHex() -> String {
         var digest = [UInt8](repeating: 0, count: 32)
         digest.withUnsafeMutableBufferPointer { prm_sha256_final(&state, $0.baseAddress) }

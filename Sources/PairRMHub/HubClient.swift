@@ -341,17 +341,10 @@ public final class HubClient: Sendable {
     }
 
     func sha256(of path: String, what: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        guard let hex = SHA256Stream.hexDigest(ofFile: path) else {
             throw StoreError(.cacheIO, "cannot read \(path) to check \(what)")
         }
-        defer { try? handle.close() }
-        var hash = SHA256Stream()
-        while true {
-            let chunk = handle.readData(ofLength: 8 << 20)
-            if chunk.isEmpty { break }
-            chunk.withUnsafeBytes { hash.update($0) }
-        }
-        return hash.finalizeHex()
+        return hex
     }
 
     // MARK: - HTTP

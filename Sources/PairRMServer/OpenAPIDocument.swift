@@ -1,4 +1,4 @@
-// Generated from Formats/openapi.json (the checked-in copy; a test keeps the two identical).
+// Generated from Formats/openapi.json by Tools/server/make_openapi_swift.py; do not edit.
 extension ScoringServer {
     static let openAPIDocument = #"""
 {
@@ -162,6 +162,58 @@ extension ScoringServer {
      }
     }
    }
+  },
+  "responses": {
+   "MalformedJSON": {
+    "description": "malformed JSON",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Unauthorized": {
+    "description": "missing or wrong bearer token",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "TooLarge": {
+    "description": "body, items or texts over the limits",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Invalid": {
+    "description": "a field is missing, mistyped or empty",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Overloaded": {
+    "description": "the scoring queue is full (Retry-After)",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   }
   }
  },
  "paths": {
@@ -292,54 +344,19 @@ extension ScoringServer {
       }
      },
      "400": {
-      "description": "malformed JSON",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/MalformedJSON"
      },
      "401": {
-      "description": "missing or wrong bearer token",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "413": {
-      "description": "body, items or texts over the limits",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "a field is missing, mistyped or empty",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Invalid"
      },
      "429": {
-      "description": "the scoring queue is full (Retry-After)",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Overloaded"
      }
     }
    }
@@ -398,54 +415,19 @@ extension ScoringServer {
       }
      },
      "400": {
-      "description": "malformed JSON",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/MalformedJSON"
      },
      "401": {
-      "description": "missing or wrong bearer token",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "413": {
-      "description": "body, items or texts over the limits",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "a field is missing, mistyped or empty",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Invalid"
      },
      "429": {
-      "description": "the scoring queue is full (Retry-After)",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Overloaded"
      }
     }
    }
@@ -504,54 +486,19 @@ extension ScoringServer {
       }
      },
      "400": {
-      "description": "malformed JSON",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/MalformedJSON"
      },
      "401": {
-      "description": "missing or wrong bearer token",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "413": {
-      "description": "body, items or texts over the limits",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "a field is missing, mistyped or empty",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Invalid"
      },
      "429": {
-      "description": "the scoring queue is full (Retry-After)",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Overloaded"
      }
     }
    }
@@ -610,54 +557,19 @@ extension ScoringServer {
       }
      },
      "400": {
-      "description": "malformed JSON",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/MalformedJSON"
      },
      "401": {
-      "description": "missing or wrong bearer token",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "413": {
-      "description": "body, items or texts over the limits",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "a field is missing, mistyped or empty",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Invalid"
      },
      "429": {
-      "description": "the scoring queue is full (Retry-After)",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Overloaded"
      }
     }
    }
@@ -733,54 +645,19 @@ extension ScoringServer {
       }
      },
      "400": {
-      "description": "malformed JSON",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/MalformedJSON"
      },
      "401": {
-      "description": "missing or wrong bearer token",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "413": {
-      "description": "body, items or texts over the limits",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "a field is missing, mistyped or empty",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Invalid"
      },
      "429": {
-      "description": "the scoring queue is full (Retry-After)",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Overloaded"
      }
     }
    }
@@ -865,54 +742,19 @@ extension ScoringServer {
       }
      },
      "400": {
-      "description": "malformed JSON",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/MalformedJSON"
      },
      "401": {
-      "description": "missing or wrong bearer token",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "413": {
-      "description": "body, items or texts over the limits",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "a field is missing, mistyped or empty",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Invalid"
      },
      "429": {
-      "description": "the scoring queue is full (Retry-After)",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Overloaded"
      }
     }
    }
@@ -996,54 +838,19 @@ extension ScoringServer {
       }
      },
      "400": {
-      "description": "malformed JSON",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/MalformedJSON"
      },
      "401": {
-      "description": "missing or wrong bearer token",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "413": {
-      "description": "body, items or texts over the limits",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "a field is missing, mistyped or empty",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Invalid"
      },
      "429": {
-      "description": "the scoring queue is full (Retry-After)",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Overloaded"
      }
     }
    }
@@ -1120,54 +927,19 @@ extension ScoringServer {
       }
      },
      "400": {
-      "description": "malformed JSON",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/MalformedJSON"
      },
      "401": {
-      "description": "missing or wrong bearer token",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      },
      "413": {
-      "description": "body, items or texts over the limits",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "a field is missing, mistyped or empty",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Invalid"
      },
      "429": {
-      "description": "the scoring queue is full (Retry-After)",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Overloaded"
      }
     }
    }

@@ -87,7 +87,7 @@ extension CompatibleEndpointTests {
     /// The served document is the checked-in Formats/openapi.json and names every route.
     func testOpenAPIDocumentIsServedAndCoversEveryRoute() async throws {
         let file = try String(contentsOf: TestPaths.repository.appendingPathComponent("Formats/openapi.json"), encoding: .utf8)
-        XCTAssertEqual(ScoringServer.openAPIDocument, file, "regenerate Sources/PairRMServer/OpenAPIDocument.swift from Formats/openapi.json")
+        XCTAssertEqual(ScoringServer.openAPIDocument, file, "run python3 Tools/server/make_openapi_swift.py")
         let paths = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(file.utf8)) as? [String: Any])?["paths"] as? [String: Any])
         for route in ["/health", "/info", "/metrics", "/openapi.json", "/rerank", "/v1/rerank", "/score", "/get_reward"]
             + ScoringServer.tasks.map(\.path) {
