@@ -42,6 +42,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
         // The HTTP scoring server (PairRMServer, `pairrm serve`) only.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -88,7 +90,12 @@ let package = Package(
             dependencies: [
                 "PairRM",
                 "PairRMProtocol",
+                "PairRMFormat",
+                "PairRMKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/PairRMServer"
         ),
@@ -138,6 +145,7 @@ let package = Package(
                 "PairRMHub",
                 "PairRMServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/PairRMCLI"
         ),
@@ -214,6 +222,8 @@ let package = Package(
                 "PairRMTestSupport", "PairRMServer", "PairRM", "PairRMProtocol", "PairRMConverter",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/PairRMServerTests"
         ),

@@ -86,6 +86,8 @@ public final class PairRanker: Sendable {
     /// Options used when a call passes none.
     public let defaults: RankerOptions
     let pool: ContextPool
+    /// Forward passes and tokens scored so far by this ranker (all threads), for servers' metrics.
+    public let usage = UsageCounter()
 
     /// Loads a `.prm` file. `defaults` start from the container's `pairrm.source_max_length` /
     /// `pairrm.candidate_max_length` when present.
@@ -211,6 +213,7 @@ extension PairRanker {
             let logit = try pool.withContext(threads: options.threads, maxTokens: max(options.maxTokens, ids.count)) { context in
                 try model.score(ids: ids, positions: positions, context: context).logit
             }
+            usage.record(tokens: ids.count)
             // A NaN or infinite logit is never a verdict: it comes from broken weights or metadata
             // (a NaN weight, a negative layer_norm_eps), so it is reported, not printed as null.
             guard logit.isFinite else {
@@ -221,6 +224,25 @@ extension PairRanker {
             return logit
         }
     }
+}
+
+// MARK: - Usage
+
+/// Running totals of forward passes and their tokens; read at any time from any thread.
+public final class UsageCounter: @unchecked Sendable {
+    private let lock = Lock()
+    private var passes = 0
+    private var tokenCount = 0
+
+    func record(tokens: Int) {
+        lock.withLock {
+            passes &+= 1
+            tokenCount &+= tokens
+        }
+    }
+
+    public var forwardPasses: Int { lock.withLock { passes } }
+    public var tokens: Int { lock.withLock { tokenCount } }
 }
 
 // MARK: - Context pool

@@ -6,7 +6,7 @@ extension ScoringServer {
  "info": {
   "title": "PairRM-Swift scoring server (pairrm serve)",
   "version": "1.1.0",
-  "description": "PairRM (a pairwise reward model) over HTTP. The /v1/* bodies are exactly the JSON lines of the pairrm CLI commands of the same name (one object, or an array of them). /rerank (TEI), /v1/rerank (Jina/Cohere), /score (vLLM) and /get_reward (OpenRLHF) map other servers' shapes onto PairRM: texts for one query are ranked against each other (LLM-Blender's rank, max_logits margins); scores are the logistic of the margin unless raw. This file is served at GET /openapi.json."
+  "description": "PairRM (a pairwise reward model) over HTTP. The /v1/* bodies are exactly the JSON lines of the pairrm CLI commands of the same name (one object, or an array of them). /rerank (TEI), /v1/rerank (Jina/Cohere), /score (vLLM) and /get_reward (OpenRLHF) map other servers' shapes onto PairRM: texts for one query are ranked against each other (LLM-Blender's rank, max_logits margins); scores are the logistic of the margin unless raw. This file is served at GET /openapi.json. Errors are {error, error_type} with error_type one of Validation, Unauthorized, Overloaded, Timeout, Unhealthy, Model, ClientClosed."
  },
  "components": {
   "securitySchemes": {
@@ -165,7 +165,7 @@ extension ScoringServer {
   },
   "responses": {
    "MalformedJSON": {
-    "description": "malformed JSON",
+    "description": "malformed JSON, invalid UTF-8, nesting deeper than 128 levels, or a bad query parameter",
     "content": {
      "application/json": {
       "schema": {
@@ -185,7 +185,7 @@ extension ScoringServer {
     }
    },
    "TooLarge": {
-    "description": "body, items or texts over the limits",
+    "description": "body, items or characters per text over the server's limits, or (with truncate=false) a text over its token budget",
     "content": {
      "application/json": {
       "schema": {
@@ -212,24 +212,102 @@ extension ScoringServer {
        "$ref": "#/components/schemas/Error"
       }
      }
+    },
+    "headers": {
+     "Retry-After": {
+      "schema": {
+       "type": "integer"
+      }
+     }
     }
+   },
+   "SlowBody": {
+    "description": "the body did not arrive within the server's --body-timeout (the connection is closed)",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Unavailable": {
+    "description": "the model is still loading, or the request was not answered within --request-timeout (error_type Timeout); Retry-After is set",
+    "headers": {
+     "Retry-After": {
+      "schema": {
+       "type": "integer"
+      }
+     }
+    },
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "ModelFault": {
+    "description": "the model produced a non-finite logit or lacks something the ranker needs (error_type Model): the model file is broken",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   }
+  },
+  "parameters": {
+   "Truncate": {
+    "name": "truncate",
+    "in": "query",
+    "required": false,
+    "schema": {
+     "type": "boolean",
+     "default": true
+    },
+    "description": "true (default): texts over the model's token budget keep their beginning, as LLM-Blender does; false: such a request is answered 413. TEI's /rerank takes the same choice as its body field truncate."
    }
   }
  },
  "paths": {
   "/health": {
    "get": {
-    "summary": "liveness",
+    "summary": "readiness: 200 once the model is loaded, 503 while loading or draining",
     "responses": {
      "200": {
-      "description": "serving",
+      "description": "ready",
       "content": {
        "application/json": {
         "schema": {
          "type": "object",
          "properties": {
           "status": {
-           "type": "string"
+           "type": "string",
+           "enum": [
+            "ok"
+           ]
+          }
+         }
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "loading (the model is being read or converted) or draining (SIGTERM received; requests in flight finish)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "status": {
+           "type": "string",
+           "enum": [
+            "loading",
+            "draining"
+           ]
           }
          }
         }
@@ -244,7 +322,7 @@ extension ScoringServer {
     "summary": "model and limits",
     "responses": {
      "200": {
-      "description": "model, weights recipe, token budgets, body/item limits, workers, queue limit",
+      "description": "model, status, version, kernel_variant, recipe, weights, token budgets, threads_per_worker, body/item/character limits, workers, queue limit, request timeout",
       "content": {
        "application/json": {
         "schema": {
@@ -349,6 +427,9 @@ extension ScoringServer {
      "401": {
       "$ref": "#/components/responses/Unauthorized"
      },
+     "408": {
+      "$ref": "#/components/responses/SlowBody"
+     },
      "413": {
       "$ref": "#/components/responses/TooLarge"
      },
@@ -357,8 +438,19 @@ extension ScoringServer {
      },
      "429": {
       "$ref": "#/components/responses/Overloaded"
+     },
+     "500": {
+      "$ref": "#/components/responses/ModelFault"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
-    }
+    },
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/Truncate"
+     }
+    ]
    }
   },
   "/v1/rank": {
@@ -420,6 +512,9 @@ extension ScoringServer {
      "401": {
       "$ref": "#/components/responses/Unauthorized"
      },
+     "408": {
+      "$ref": "#/components/responses/SlowBody"
+     },
      "413": {
       "$ref": "#/components/responses/TooLarge"
      },
@@ -428,8 +523,19 @@ extension ScoringServer {
      },
      "429": {
       "$ref": "#/components/responses/Overloaded"
+     },
+     "500": {
+      "$ref": "#/components/responses/ModelFault"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
-    }
+    },
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/Truncate"
+     }
+    ]
    }
   },
   "/v1/best-of-n": {
@@ -491,6 +597,9 @@ extension ScoringServer {
      "401": {
       "$ref": "#/components/responses/Unauthorized"
      },
+     "408": {
+      "$ref": "#/components/responses/SlowBody"
+     },
      "413": {
       "$ref": "#/components/responses/TooLarge"
      },
@@ -499,8 +608,19 @@ extension ScoringServer {
      },
      "429": {
       "$ref": "#/components/responses/Overloaded"
+     },
+     "500": {
+      "$ref": "#/components/responses/ModelFault"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
-    }
+    },
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/Truncate"
+     }
+    ]
    }
   },
   "/v1/compare-conversations": {
@@ -562,6 +682,9 @@ extension ScoringServer {
      "401": {
       "$ref": "#/components/responses/Unauthorized"
      },
+     "408": {
+      "$ref": "#/components/responses/SlowBody"
+     },
      "413": {
       "$ref": "#/components/responses/TooLarge"
      },
@@ -570,8 +693,19 @@ extension ScoringServer {
      },
      "429": {
       "$ref": "#/components/responses/Overloaded"
+     },
+     "500": {
+      "$ref": "#/components/responses/ModelFault"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
-    }
+    },
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/Truncate"
+     }
+    ]
    }
   },
   "/rerank": {
@@ -650,6 +784,9 @@ extension ScoringServer {
      "401": {
       "$ref": "#/components/responses/Unauthorized"
      },
+     "408": {
+      "$ref": "#/components/responses/SlowBody"
+     },
      "413": {
       "$ref": "#/components/responses/TooLarge"
      },
@@ -658,6 +795,12 @@ extension ScoringServer {
      },
      "429": {
       "$ref": "#/components/responses/Overloaded"
+     },
+     "500": {
+      "$ref": "#/components/responses/ModelFault"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
     }
    }
@@ -747,6 +890,9 @@ extension ScoringServer {
      "401": {
       "$ref": "#/components/responses/Unauthorized"
      },
+     "408": {
+      "$ref": "#/components/responses/SlowBody"
+     },
      "413": {
       "$ref": "#/components/responses/TooLarge"
      },
@@ -755,8 +901,19 @@ extension ScoringServer {
      },
      "429": {
       "$ref": "#/components/responses/Overloaded"
+     },
+     "500": {
+      "$ref": "#/components/responses/ModelFault"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
-    }
+    },
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/Truncate"
+     }
+    ]
    }
   },
   "/score": {
@@ -843,6 +1000,9 @@ extension ScoringServer {
      "401": {
       "$ref": "#/components/responses/Unauthorized"
      },
+     "408": {
+      "$ref": "#/components/responses/SlowBody"
+     },
      "413": {
       "$ref": "#/components/responses/TooLarge"
      },
@@ -851,8 +1011,19 @@ extension ScoringServer {
      },
      "429": {
       "$ref": "#/components/responses/Overloaded"
+     },
+     "500": {
+      "$ref": "#/components/responses/ModelFault"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
-    }
+    },
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/Truncate"
+     }
+    ]
    }
   },
   "/get_reward": {
@@ -932,6 +1103,9 @@ extension ScoringServer {
      "401": {
       "$ref": "#/components/responses/Unauthorized"
      },
+     "408": {
+      "$ref": "#/components/responses/SlowBody"
+     },
      "413": {
       "$ref": "#/components/responses/TooLarge"
      },
@@ -940,8 +1114,19 @@ extension ScoringServer {
      },
      "429": {
       "$ref": "#/components/responses/Overloaded"
+     },
+     "500": {
+      "$ref": "#/components/responses/ModelFault"
+     },
+     "503": {
+      "$ref": "#/components/responses/Unavailable"
      }
-    }
+    },
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/Truncate"
+     }
+    ]
    }
   }
  }
