@@ -189,6 +189,33 @@ func cliMessage(_ text: String) -> String {
 
 enum Truncation: String, ExpressibleByArgument, CaseIterable { case truncate, error }
 
+/// `--shard I/N`: every N-th input line starting at line I+1, so N independent jobs (a batch
+/// scheduler's array, N machines) split one JSONL file without preprocessing it.
+struct Shard: ExpressibleByArgument, Equatable, Sendable {
+    var index: Int
+    var count: Int
+
+    init(index: Int, count: Int) {
+        self.index = index
+        self.count = count
+    }
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]),
+              count >= 1, count <= 1_000_000, index >= 0, index < count else { return nil }
+        self.init(index: index, count: count)
+    }
+
+    static var defaultValueDescription: String { "0/1" }
+
+    /// Whether 1-based input line `number` belongs to this shard.
+    func contains(line number: Int) -> Bool { (number - 1) % count == index }
+
+    /// Lines of this shard among `total` input lines.
+    func lines(of total: Int) -> Int { total > index ? (total - index + count - 1) / count : 0 }
+}
+
 enum OnError: String, ExpressibleByArgument, CaseIterable { case stop, skip }
 
 /// Input/output options shared by the JSONL subcommands.
@@ -210,6 +237,13 @@ struct LineArguments: ParsableArguments {
 
     @Option(name: .long, help: "Lines longer than this many bytes are bad lines (they are skipped unread, not buffered).")
     var maxLineBytes: Int = 8 << 20
+
+    @Option(name: .long, help: ArgumentHelp("""
+        Process only shard I of N (0 ≤ I < N): input lines I+1, I+1+N, I+1+2N, … (line numbers in \
+        messages stay those of the whole input). N jobs with 0/N … N-1/N together cover every line \
+        once; give lines an "id" to join their outputs.
+        """, valueName: "I/N"))
+    var shard: Shard?
 
     func validate() throws {
         guard maxLineBytes >= 1 else { throw ValidationError("--max-line-bytes must be ≥ 1 (got \(maxLineBytes))") }
@@ -384,7 +418,8 @@ func runJSONLines(task: LineTask, ranker: RankerArguments, lines: LineArguments,
         let pairRanker = try loadRankerOrExit(ranker)
         try processLines(LinePreparer(task: task, maxLineBytes: lines.maxLineBytes, seed: seed), ranker: pairRanker,
                          reader: LineReader(fd: input.fd, maxLineBytes: lines.maxLineBytes), output: output,
-                         total: input.lineCount, onError: lines.onError, label: label, inputName: input.name)
+                         total: input.lineCount.map { lines.shard?.lines(of: $0) ?? $0 }, onError: lines.onError, label: label,
+                         inputName: input.name, shard: lines.shard)
         try output.commit()
     } catch {
         output.abandon()
@@ -408,7 +443,7 @@ func loadRankerOrExit(_ arguments: RankerArguments) throws -> PairRanker {
 
 /// Reads, scores and writes: each result line is written whole and in input order.
 func processLines(_ preparer: LinePreparer, ranker: PairRanker, reader: LineReader, output: OutputSink, total: Int?,
-                  onError: OnError, label: String, inputName: String) throws {
+                  onError: OnError, label: String, inputName: String, shard: Shard? = nil) throws {
     let bar = ProgressBar(label: label)
     defer { bar.finish() }
     let chunkSize = max(1, ranker.defaults.batchSize)
@@ -417,6 +452,7 @@ func processLines(_ preparer: LinePreparer, ranker: PairRanker, reader: LineRead
         var chunk: [(number: Int, line: InputLine)] = []
         while chunk.count < chunkSize, let line = reader.next() {
             number += 1
+            if let shard, !shard.contains(line: number) { continue }
             chunk.append((number, line))
         }
         if chunk.isEmpty { break }
