@@ -67,7 +67,7 @@ install -m 0644 "$header" "$prefix/include/pairrm.h"
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" Tools/pairrm.pc.in > "$prefix/lib/pkgconfig/pairrm.pc"
 # The Python binding package (Tools/python/binding/pairrm): PYTHONPATH=PREFIX/share/pairrm/python.
 install -d "$prefix/share/pairrm/python/pairrm"
-install -m 0644 Tools/python/binding/pairrm/__init__.py Tools/python/binding/pairrm/py.typed "$prefix/share/pairrm/python/pairrm/"
+install -m 0644 Tools/python/binding/pairrm/*.py Tools/python/binding/pairrm/py.typed "$prefix/share/pairrm/python/pairrm/"
 rm -f "$prefix/share/pairrm/python/pairrm.py"   # the single-file module of earlier installs
 
 if [ "$cli" = 1 ]; then

@@ -295,8 +295,7 @@ struct BadLine: Error, CustomStringConvertible, Sendable {
 }
 
 /// CLI-side checks and rewrites of a line before `LineProcessor` runs it: candidate caps,
-/// `--start-order` length, seeded bubble start orders, a stray "reference", and
-/// case-insensitive chat roles.
+/// `--start-order` length, seeded bubble start orders and a stray "reference".
 struct LinePreparer: Sendable {
     var task: LineTask
     var maxLineBytes: Int
@@ -312,29 +311,14 @@ struct LinePreparer: Sendable {
         let base = LineProcessor(task: task, maxLineBytes: maxLineBytes)
         if case .compare = task { return .run(base, bytes) }
         // Lines that do not parse get LineProcessor's own message.
-        guard let value = try? JSONValue.parse(bytes), case .object(let members) = value else { return .run(base, bytes) }
+        guard let value = try? JSONValue.parse(bytes), case .object = value else { return .run(base, bytes) }
         let id = value["id"]
         func fail(_ message: String) -> Prepared { .failure(BadLine(line: number, id: id, message: message)) }
         switch task {
         case .compare:
             return .run(base, bytes)
         case .compareConversations:
-            var changed = false
-            func upper(_ turn: JSONValue) -> JSONValue {
-                guard case .object(let fields) = turn else { return turn }
-                return .object(fields.map { (field: (String, JSONValue)) -> (String, JSONValue) in
-                    guard field.0 == "role", case .string(let role) = field.1 else { return field }
-                    let canonical = role.uppercased()
-                    guard canonical != role, canonical == "USER" || canonical == "ASSISTANT" else { return field }
-                    changed = true
-                    return (field.0, .string(canonical))
-                })
-            }
-            let rewritten = members.map { (member: (String, JSONValue)) -> (String, JSONValue) in
-                guard member.0 == "a" || member.0 == "b", case .array(let turns) = member.1 else { return member }
-                return (member.0, .array(turns.map(upper)))
-            }
-            return .run(base, changed ? Array(JSONValue.object(rewritten).serialized.utf8) : bytes)
+            return .run(base, bytes)   // roles are matched case-insensitively by LineProcessor
         case .rank, .select, .rankWithReference:
             if case .rankWithReference = task {} else if let reference = value["reference"], reference != .null {
                 if case .rank = task {

@@ -120,7 +120,10 @@ public struct LineProcessor: Sendable {
                 guard case .object = element, case .string(let role)? = element["role"], case .string(let content)? = element["content"] else {
                     throw fail("\(key)[\(index)] must be an object with string fields \"role\" and \"content\"", id: id)
                 }
-                out.append(Turn(role: role, content: content))
+                // "user"/"assistant" in any case name LLM-Blender's upper-case roles (chat APIs
+                // write them in lower case); other roles stay as given and are refused by the API.
+                let canonical = role.uppercased()
+                out.append(Turn(role: canonical == "USER" || canonical == "ASSISTANT" ? canonical : role, content: content))
             }
             return out
         }

@@ -226,6 +226,9 @@ public enum ScoringServer {
                 return refusal(failure, position: "")
             } catch is CancellationError {
                 throw control.clientGone() ? JobControl.Stop.clientGone : JobControl.Stop.timedOut
+            } catch {
+                // The tokenizer's refusals (e.g. a space-free run over 1 MiB) are about the input.
+                return self.error(.unprocessableContent, "\(error)", type: "Validation")
             }
         }
         switch outcome {
@@ -294,8 +297,16 @@ public enum ScoringServer {
         } catch {
             return .failure(Refusal(response: self.error(.badRequest, "the body is not valid JSON: \(error)", type: "Validation")))
         }
-        if let (path, length) = value.longestString(over: configuration.maxCharsPerText) {
-            return .failure(Refusal(response: self.error(.contentTooLarge, "\(path) has \(length) characters; this server takes at most \(configuration.maxCharsPerText) per text (--max-chars)", type: "Validation")))
+        // The top-level array is counted by the endpoints (its own message); lists inside it here.
+        let parts: [(path: String, value: JSONValue)] = if case .array(let items) = value {
+            items.enumerated().map { ("body[\($0.offset)]", $0.element) }
+        } else {
+            [("body", value)]
+        }
+        for (path, part) in parts {
+            if let problem = part.limitViolation(maxChars: configuration.maxCharsPerText, maxItems: configuration.maxItemsPerRequest, path: path) {
+                return .failure(Refusal(response: self.error(.contentTooLarge, problem, type: "Validation")))
+            }
         }
         return .success(value)
     }
@@ -364,25 +375,32 @@ public enum ScoringServer {
 extension JSONValue {
     static func number(_ value: Int) -> JSONValue { .number(String(value)) }
 
-    /// The first string longer than `limit` code points, with its path (`body.texts[3]`).
-    func longestString(over limit: Int, path: String = "body") -> (String, Int)? {
+    /// What breaks the limits first, with its path (`body.candidates[3]`): a string longer than
+    /// `maxChars` code points, or a list longer than `maxItems` (a rank request's candidates,
+    /// for instance: n candidates cost n(n−1) forward passes).
+    func limitViolation(maxChars: Int, maxItems: Int, path: String) -> String? {
         switch self {
         case .string(let text):
             // Counting stops just past the limit, so a huge string costs no more than a short one.
             var count = 0
             for _ in text.unicodeScalars {
                 count += 1
-                if count > limit { return (path, text.unicodeScalars.count) }
+                if count > maxChars {
+                    return "\(path) has \(text.unicodeScalars.count) characters; this server takes at most \(maxChars) per text (--max-chars)"
+                }
             }
             return nil
         case .array(let values):
+            if values.count > maxItems {
+                return "\(path) has \(values.count) items; this server takes at most \(maxItems) per list (--max-items)"
+            }
             for (index, value) in values.enumerated() {
-                if let found = value.longestString(over: limit, path: "\(path)[\(index)]") { return found }
+                if let found = value.limitViolation(maxChars: maxChars, maxItems: maxItems, path: "\(path)[\(index)]") { return found }
             }
             return nil
         case .object(let members):
             for (key, value) in members {
-                if let found = value.longestString(over: limit, path: "\(path).\(key)") { return found }
+                if let found = value.limitViolation(maxChars: maxChars, maxItems: maxItems, path: "\(path).\(key)") { return found }
             }
             return nil
         default:

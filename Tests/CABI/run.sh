@@ -5,7 +5,8 @@
 #   2. the C bad-input test (NULL, invalid UTF-8, zero/huge counts, small buffers, double free)
 #   3. 8 pthreads sharing one model, checked against a single-threaded run
 #   4. 1-3 again under -fsanitize=address,undefined (long golden cases skipped for time)
-#   5. the Python ctypes test (Tools/python/binding/tests/test_pairrm_ctypes.py, PYTHONPATH picks the binding)
+#   5. the Python ctypes test (Tools/python/binding/tests/test_pairrm_ctypes.py, PYTHONPATH picks the binding),
+#      then the pip package installed into a fresh venv (Tools/python/binding/ci_test.sh)
 #   6. with --install (or PAIRRM_CABI_INSTALL=1): Tools/install.sh into a temporary prefix (a
 #      release build with the static Swift runtime) and the golden test, the Python binding and
 #      the installed `pairrm` command from `env -i`
@@ -80,6 +81,11 @@ step "C bad input (asan+ubsan)" "$work/test_pairrm_asan" bad "$model"
 step "C 8 threads (asan+ubsan)" "$work/test_pairrm_asan" threads "$model" 8 1
 step "Python ctypes" env PYTHONPATH="$root/Tools/python/binding" python3 Tools/python/binding/tests/test_pairrm_ctypes.py \
     --lib "$lib" --model "$model"
+# The pip package as users get it: a fresh venv, `pip install Tools/python/binding` bundling this
+# (debug) library, its tests without numpy and then with numpy, pandas and Ray (PyPI).
+# PAIRRM_PYTHON_CI_ARGS=--no-ray skips Ray where PyPI is slow.
+# shellcheck disable=SC2086
+step "pip package, fresh venv" bash Tools/python/binding/ci_test.sh --library "$lib" ${PAIRRM_PYTHON_CI_ARGS:-}
 
 if [ "$install_test" = 1 ]; then
     prefix="$work/prefix"

@@ -210,6 +210,25 @@ final class ServeProcessTests: XCTestCase {
         XCTAssertTrue(server.process.isRunning)
     }
 
+    /// A model that fails to load ends the server with exit 1 and the loader's message.
+    func testServeExitsWithTheLoadErrorWhenTheModelIsBad() throws {
+        let binary = Bundle.main.bundleURL.appendingPathComponent("pairrm").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("pairrm is not built next to the tests") }
+        let bad = TestPaths.scratch("serve-tests") + "/not-a-model.prm"
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: bad))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve", "--model", bad, "--port", "0"]
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 1, text)
+        XCTAssertTrue(text.contains("header.magic"), text)
+    }
+
     func testServeRejectsBadOptionsWithUsageErrors() throws {
         let binary = Bundle.main.bundleURL.appendingPathComponent("pairrm").path
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("pairrm is not built next to the tests") }

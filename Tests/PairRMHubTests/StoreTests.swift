@@ -127,6 +127,7 @@ final class StoreTests: XCTestCase {
         XCTAssertTrue(changelog.contains("## \(PairRMVersion.string)"), "CHANGELOG.md has an entry for \(PairRMVersion.string)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: repository + "/LICENSE"))
         let binding = try String(contentsOfFile: repository + "/Tools/python/binding/pyproject.toml", encoding: .utf8)
-        XCTAssertTrue(binding.contains("version = \"\(PairRMVersion.string)\""), "the Python binding's pyproject.toml carries \(PairRMVersion.string)")
+        XCTAssertTrue(binding.contains("dynamic = [\"version\"]"), "the Python package's version is not written in pyproject.toml")
+        XCTAssertTrue(binding.contains("version-file = \"../../../Sources/PairRMFormat/Version.swift\""), "the Python package's build reads Version.swift")
     }
 }

@@ -57,6 +57,11 @@ final class ScoringServerTests: XCTestCase {
             try await client.execute(uri: "/v1/compare-conversations", method: .post, body: ByteBuffer(string: conversationLine)) { response in
                 XCTAssertEqual(Self.text(response), expectedConversation)
             }
+            // Chat APIs write roles in lower case: the same roles for LLM-Blender's template.
+            let lowerCase = conversationLine.replacingOccurrences(of: "USER", with: "user").replacingOccurrences(of: "ASSISTANT", with: "Assistant")
+            try await client.execute(uri: "/v1/compare-conversations", method: .post, body: ByteBuffer(string: lowerCase)) { response in
+                XCTAssertEqual(Self.text(response), expectedConversation)
+            }
             try await client.execute(uri: "/info", method: .get) { response in
                 XCTAssertEqual(response.status, .ok)
                 for member in ["\"queue_limit\":64", "\"kernel_variant\":", "\"version\":", "\"status\":\"ready\""] {
@@ -106,6 +111,8 @@ final class ScoringServerTests: XCTestCase {
                 ("/v1/compare", #"{"prompt":"p","a":"#, .badRequest, "not valid JSON"),
                 ("/v1/compare", #"{"prompt":"p","a":""# + String(repeating: "y", count: 600) + #"","b":"y"}"#, .contentTooLarge, "body.a has 600 characters"),
                 ("/v1/compare-conversations", #"{"a":[{"role":"USER","content":"hi"}],"b":[{"role":"USER","content":"hi"}]}"#, .unprocessableContent, "even"),
+                ("/v1/rank", #"{"prompt":"p","candidates":["a","b","c"]}"#, .contentTooLarge, "body.candidates has 3 items"),
+                ("/v1/compare-conversations", #"{"a":[{"role":"system","content":"x"},{"role":"user","content":"hi"}],"b":[]}"#, .unprocessableContent, "role"),
             ]
             for (uri, body, status, words) in cases {
                 try await client.execute(uri: uri, method: .post, body: ByteBuffer(string: body)) { response in

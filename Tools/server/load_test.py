@@ -7,7 +7,8 @@
 
 What it measures, in one run on one host:
   1. the library's batch throughput: `pairrm compare` over the pairs with --batch-size WORKERS
-     (WORKERS inference contexts at once, as the server's workers) and the same --threads;
+     (WORKERS inference contexts at once, as the server's workers) and the same --threads, net
+     of start-up (a run over an empty input is subtracted);
   2. the server at each concurrency level (clients each sending one pair per POST /v1/compare,
      keep-alive): pairs/s, its ratio to (1), p50/p99 latency of answered requests, errors
      (none expected), then an overload level above workers + queue limit (429s expected,
@@ -48,16 +49,23 @@ def read_pairs(path, limit):
 
 
 def library_throughput(args, pairs):
-    """Pairs/s of `pairrm compare` over the pairs (the library's batch path, same parallelism)."""
+    """Pairs/s of `pairrm compare` over the pairs (the library's batch path, same parallelism),
+    net of start-up: a run over an empty input (load and checksum the model) is subtracted."""
     path = os.path.join(args.scratch, "library-pairs.jsonl")
+    empty = os.path.join(args.scratch, "library-empty.jsonl")
     with open(path, "w", encoding="utf-8") as handle:
         for pair in pairs:
             handle.write(json.dumps(pair) + "\n")
-    started = time.monotonic()
-    subprocess.run([args.binary, "compare", "--model", args.model, "--input", path, "--output", os.devnull,
-                    "--threads", str(args.threads), "--batch-size", str(args.workers)], check=True,
-                   stderr=subprocess.DEVNULL)
-    return len(pairs) / (time.monotonic() - started)
+    open(empty, "w").close()
+
+    def timed(input_path):
+        started = time.monotonic()
+        subprocess.run([args.binary, "compare", "--model", args.model, "--input", input_path, "--output", os.devnull,
+                        "--threads", str(args.threads), "--batch-size", str(args.workers)], check=True,
+                       stderr=subprocess.DEVNULL)
+        return time.monotonic() - started
+    startup = min(timed(empty), timed(empty))
+    return len(pairs) / (timed(path) - startup)
 
 
 class Server:
@@ -65,7 +73,7 @@ class Server:
         self.log = open(os.path.join(args.scratch, "serve-%d.log" % time.time_ns()), "w+", encoding="utf-8")
         command = [args.binary, "serve", "--model", args.model, "--port", "0", "--workers", str(args.workers),
                    "--threads", str(args.threads), "--queue-limit", str(args.queue_limit), "--log-level", "warning",
-                   "--body-timeout", "2", *extra]
+                   "--body-timeout", "2", "--request-timeout", str(args.request_timeout), *extra]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.log)
         self.port = None
         deadline = time.monotonic() + 300
@@ -125,8 +133,12 @@ def run_level(port, pairs, clients, seconds):
             body = json.dumps(pairs[index % len(pairs)])
             index += clients
             began = time.monotonic()
+            retry_after = 0.0
             try:
-                status, _ = request(port, "POST", "/v1/compare", body, connection)
+                connection.request("POST", "/v1/compare", body=body, headers={"Content-Type": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                status, retry_after = response.status, float(response.getheader("Retry-After") or 0)
             except (OSError, http.client.HTTPException):
                 status = "connection error"
                 connection.close()
@@ -137,7 +149,7 @@ def run_level(port, pairs, clients, seconds):
                 if status == 200:
                     latencies.append(elapsed)
             if status == 429:
-                time.sleep(0.05)  # what a client honouring Retry-After would do, shortened
+                time.sleep(retry_after or 1)  # a well-behaved client honours Retry-After
         connection.close()
 
     started = time.monotonic()
@@ -229,11 +241,14 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--queue-limit", type=int, default=64)
     parser.add_argument("--levels", default="1,8,64")
+    parser.add_argument("--request-timeout", type=float, default=600,
+                        help="the server's --request-timeout: long enough that the deepest queue is answered")
     parser.add_argument("--overload-clients", type=int, default=160,
                         help="a last level above workers + queue limit, where 429s are expected (0: skip)")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--soak-minutes", type=float, default=10)
     parser.add_argument("--no-faults", action="store_true")
+    parser.add_argument("--baseline-only", action="store_true", help="measure (1) only")
     parser.add_argument("--scratch", default=os.environ.get("TMPDIR", "/tmp"))
     parser.add_argument("--json", help="write the report here too")
     args = parser.parse_args()
@@ -243,6 +258,8 @@ def main():
 
     report["library_pairs_per_s"] = library_throughput(args, pairs)
     print("library (pairrm compare --batch-size %d --threads %d): %.2f pairs/s" % (args.workers, args.threads, report["library_pairs_per_s"]), flush=True)
+    if args.baseline_only:
+        return 0
     server = Server(args)
     try:
         report["levels"] = []

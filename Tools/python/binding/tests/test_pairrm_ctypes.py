@@ -145,7 +145,7 @@ class CTypesTests(unittest.TestCase):
         with self.assertRaises(pairrm.PairRMError):
             m.compare("p", "a", "b")
         # the raw double free is detected by the library itself
-        self.assertEqual(pairrm._lib.pairrm_model_free(handle), 4)
+        self.assertEqual(pairrm.load_library().pairrm_model_free(handle), 4)
 
     def test_load_by_name(self):
         """Model() takes a checkpoint folder or a cached hub id (pairrm_model_load); the library
