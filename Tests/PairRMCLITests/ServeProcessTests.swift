@@ -210,39 +210,35 @@ final class ServeProcessTests: XCTestCase {
         XCTAssertTrue(server.process.isRunning)
     }
 
-    /// A model that fails to load ends the server with exit 1 and the loader's message.
-    func testServeExitsWithTheLoadErrorWhenTheModelIsBad() throws {
+    /// Runs `pairrm serve ARGS` to its exit: the status and stderr.
+    func serveToExit(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
         let binary = Bundle.main.bundleURL.appendingPathComponent("pairrm").path
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("pairrm is not built next to the tests") }
-        let bad = TestPaths.scratch("serve-tests") + "/not-a-model.prm"
-        try Data("garbage".utf8).write(to: URL(fileURLWithPath: bad))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--model", bad, "--port", "0"]
+        process.arguments = ["serve"] + arguments
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 1, text)
+        return (process.terminationStatus, text)
+    }
+
+    /// A model that fails to load ends the server with exit 1 and the loader's message.
+    func testServeExitsWithTheLoadErrorWhenTheModelIsBad() throws {
+        let bad = TestPaths.scratch("serve-tests") + "/not-a-model.prm"
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: bad))
+        let (status, text) = try serveToExit(["--model", bad, "--port", "0"])
+        XCTAssertEqual(status, 1, text)
         XCTAssertTrue(text.contains("header.magic"), text)
     }
 
     func testServeRejectsBadOptionsWithUsageErrors() throws {
-        let binary = Bundle.main.bundleURL.appendingPathComponent("pairrm").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("pairrm is not built next to the tests") }
         for (arguments, words) in [(["--request-timeout", "0"], "--request-timeout"), (["--log-level", "loud"], "--log-level"), (["--port", "70000"], "--port")] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["serve"] + arguments
-            let pipe = Pipe()
-            process.standardError = pipe
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            XCTAssertEqual(process.terminationStatus, 64, text)
+            let (status, text) = try serveToExit(arguments)
+            XCTAssertEqual(status, 64, text)
             XCTAssertTrue(text.contains(words), text)
         }
     }

@@ -407,19 +407,19 @@ class Ranker:
     def best_of_n_batch(self, prompts: Any, candidates: Any, instructions: Any = None, strategy: str = "bubble",
                         start_order: Any = None, max_workers: Optional[int] = None) -> List[Selection]:
         """:meth:`best_of_n` for each input on the thread pool (one ``start_order`` for all, or random)."""
-        prompts, candidates = _inputs.sequence(prompts, "prompts"), _inputs.sequence(candidates, "candidates")
-        _inputs.same_length("prompts", prompts, "candidates", candidates)
-        ins = _inputs.optional_list(instructions, "instructions", len(prompts))
-        return self.map(lambda p, c, i: self.best_of_n(p, c, instruction=i, strategy=strategy, start_order=start_order),
-                        prompts, candidates, ins, max_workers=max_workers)
+        return self._select_batch(self.best_of_n, prompts, candidates, instructions, strategy, start_order, max_workers)
 
     def worst_of_n_batch(self, prompts: Any, candidates: Any, instructions: Any = None, strategy: str = "bubble",
                          start_order: Any = None, max_workers: Optional[int] = None) -> List[Selection]:
         """:meth:`worst_of_n` for each input on the thread pool."""
+        return self._select_batch(self.worst_of_n, prompts, candidates, instructions, strategy, start_order, max_workers)
+
+    def _select_batch(self, select: Callable[..., Selection], prompts: Any, candidates: Any, instructions: Any,
+                      strategy: str, start_order: Any, max_workers: Optional[int]) -> List[Selection]:
         prompts, candidates = _inputs.sequence(prompts, "prompts"), _inputs.sequence(candidates, "candidates")
         _inputs.same_length("prompts", prompts, "candidates", candidates)
         ins = _inputs.optional_list(instructions, "instructions", len(prompts))
-        return self.map(lambda p, c, i: self.worst_of_n(p, c, instruction=i, strategy=strategy, start_order=start_order),
+        return self.map(lambda p, c, i: select(p, c, instruction=i, strategy=strategy, start_order=start_order),
                         prompts, candidates, ins, max_workers=max_workers)
 
     def compare_conversations_batch(self, a: Any, b: Any, mode: str = "[A,B]+[B,A]",
