@@ -180,9 +180,29 @@ final class OutputSink {
             printError("error: --output \(path) is a directory")
             throw ExitCode(1)
         }
-        let slash = path.lastIndex(of: "/")
-        let folder = slash.map { String(path[...$0]) } ?? ""
-        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        // A device, FIFO or socket (/dev/null, a pipe to another program) is written in place:
+        // renaming a temporary file over it would replace the device node with a regular file.
+        if stat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+            let descriptor = open(path, O_WRONLY | O_CLOEXEC)
+            guard descriptor >= 0 else {
+                printError("error: cannot write --output \(path): \(String(cString: strerror(errno)))")
+                throw ExitCode(1)
+            }
+            fd = descriptor
+            self.path = path
+            temporaryPath = nil
+            return
+        }
+        // A link to a regular file: the file it names is replaced, and the link stays.
+        var linkInfo = stat()
+        var destination = path
+        if lstat(path, &linkInfo) == 0, (linkInfo.st_mode & S_IFMT) == S_IFLNK, let resolved = realpath(path, nil) {
+            destination = String(cString: resolved)
+            free(resolved)
+        }
+        let slash = destination.lastIndex(of: "/")
+        let folder = slash.map { String(destination[...$0]) } ?? ""
+        let base = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
         var template = Array((folder + "." + base + ".tmp-XXXXXX").utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard descriptor >= 0 else {
@@ -194,7 +214,7 @@ final class OutputSink {
         umask(mask)
         fchmod(descriptor, 0o666 & ~mask)
         fd = descriptor
-        self.path = path
+        self.path = destination
         temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
@@ -227,6 +247,15 @@ final class OutputSink {
     /// Makes the output final: flushes, and with --output renames the temporary file over FILE.
     func commit() throws {
         flush()
+        if let path, temporaryPath == nil, !closed {   // written in place (a device or FIFO)
+            closed = true
+            if close(fd) != 0, writeError == nil { writeError = errno }
+            if let writeError {
+                printError("error: writing --output \(path) failed: \(String(cString: strerror(writeError)))")
+                throw ExitCode(1)
+            }
+            return
+        }
         guard let path, let temporaryPath, !closed else {
             if let writeError, path == nil, writeError != EPIPE {
                 printError("error: writing standard output failed: \(String(cString: strerror(writeError)))")

@@ -60,9 +60,9 @@ def library_throughput(args, pairs):
 
     def timed(input_path):
         started = time.monotonic()
-        subprocess.run([args.binary, "compare", "--model", args.model, "--input", input_path, "--output", os.devnull,
+        subprocess.run([args.binary, "compare", "--model", args.model, "--input", input_path,
                         "--threads", str(args.threads), "--batch-size", str(args.workers)], check=True,
-                       stderr=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return time.monotonic() - started
     startup = min(timed(empty), timed(empty))
     return len(pairs) / (timed(path) - startup)
