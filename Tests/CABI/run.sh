@@ -61,8 +61,9 @@ step() {
     out=$("$@" 2>&1); status=$?
     summary=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
     if [ -n "$summary" ]; then
-        p=$(sed -E 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$summary")
-        f=$(sed -E 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$summary")
+        # The counts may start the line ("86 passed, 0 failed") or follow a label.
+        p=$(sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$summary")
+        f=$(sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\3/' <<<"$summary")
     else
         p=$((status == 0 ? 1 : 0)); f=0   # a plain command: one check
     fi
