@@ -76,6 +76,14 @@ final class InterruptTests: XCTestCase {
             let path = ContainerFixtures.temporaryPath("interrupted-\(signalNumber).prm")
             let child = fork()
             if child == 0 {
+                // The child inherits this thread's signal mask, and other tests in this process
+                // (Hummingbird's test servers watch SIGTERM/SIGINT through Dispatch) leave these
+                // signals blocked: unblock them, as a fresh `pairrm convert` process has them.
+                var signals = sigset_t()
+                sigemptyset(&signals)
+                sigaddset(&signals, SIGTERM)
+                sigaddset(&signals, SIGINT)
+                pthread_sigmask(SIG_UNBLOCK, &signals, nil)
                 // Child: start a file, then get interrupted mid-write.
                 guard let writer = try? ContainerWriter(path: path),
                       (try? writer.beginTensors([TensorPlan(name: "w", dtype: .f32, shape: [1024])])) != nil else { _exit(3) }

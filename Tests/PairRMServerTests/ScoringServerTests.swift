@@ -256,16 +256,6 @@ final class AdmissionGateTests: XCTestCase {
     }
 }
 
-final class Locked<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-    init(_ value: T) { stored = value }
-    var value: T {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
-}
-
 /// The servers under test log only errors (the access log is checked through /metrics).
 let quietLogger: Logger = {
     var logger = Logger(label: "pairrm.serve.test")
