@@ -3,7 +3,6 @@
 /// functions, so the paths are kept as preallocated C strings.
 enum TemporaryFiles {
     nonisolated(unsafe) private static var paths: [UnsafeMutablePointer<CChar>?] = Array(repeating: nil, count: 16)
-    nonisolated(unsafe) private static var installed = false
     nonisolated(unsafe) private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
         let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         pthread_mutex_init(lock, nil)
@@ -13,14 +12,14 @@ enum TemporaryFiles {
     static func register(_ path: String) {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
-        if !installed {
-            installed = true
-            for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
-                signal(signalNumber) { received in
-                    for slot in TemporaryFiles.paths { if let slot { unlink(slot) } }
-                    signal(received, SIG_DFL)
-                    raise(received)
-                }
+        // Installed at every registration, not once: something else in the process (Dispatch
+        // signal sources, e.g. a server's graceful-shutdown watch) may have replaced the handlers
+        // since, and an interrupted write must still remove its file.
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+            signal(signalNumber) { received in
+                for slot in TemporaryFiles.paths { if let slot { unlink(slot) } }
+                signal(received, SIG_DFL)
+                raise(received)
             }
         }
         if let free = paths.firstIndex(where: { $0 == nil }) { paths[free] = strdup(path) }
