@@ -91,7 +91,6 @@ let package = Package(
                 "PairRM",
                 "PairRMProtocol",
                 "PairRMFormat",
-                "PairRMKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -88,6 +88,8 @@ public final class PairRanker: Sendable {
     let pool: ContextPool
     /// Forward passes and tokens scored so far by this ranker (all threads), for servers' metrics.
     public let usage = UsageCounter()
+    /// The kernel variant the forward passes run on (`PairRMModel.kernelVariant`).
+    public static var kernelVariant: String { PairRMModel.kernelVariant }
 
     /// Loads a `.prm` file. `defaults` start from the container's `pairrm.source_max_length` /
     /// `pairrm.candidate_max_length` when present.

@@ -176,13 +176,14 @@ final class OutputSink {
             return
         }
         var info = stat()
-        if stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+        let kind: mode_t? = stat(path, &info) == 0 ? info.st_mode & S_IFMT : nil
+        if kind == S_IFDIR {
             printError("error: --output \(path) is a directory")
             throw ExitCode(1)
         }
         // A device, FIFO or socket (/dev/null, a pipe to another program) is written in place:
         // renaming a temporary file over it would replace the device node with a regular file.
-        if stat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+        if let kind, kind != S_IFREG {
             let descriptor = open(path, O_WRONLY | O_CLOEXEC)
             guard descriptor >= 0 else {
                 printError("error: cannot write --output \(path): \(String(cString: strerror(errno)))")

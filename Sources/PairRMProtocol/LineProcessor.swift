@@ -91,6 +91,13 @@ public struct LineProcessor: Sendable {
         } catch {
             throw fail("\(error)")
         }
+        return try request(from: value, number: number)
+    }
+
+    /// Validates one already parsed request object (what `parse` does after the JSON; a server
+    /// that parsed a body holding several requests calls this per item).
+    public func request(from value: JSONValue, number: Int) throws(LineFailure) -> (id: JSONValue?, request: Request) {
+        func fail(_ message: String, id: JSONValue? = nil) -> LineFailure { LineFailure(line: number, id: id, message: message) }
         guard case .object = value else { throw fail("expected a JSON object, found \(value.kindName); expected \(expectedShape)") }
         let id = value["id"]
         func string(_ key: String, optional: Bool = false) throws(LineFailure) -> String? {

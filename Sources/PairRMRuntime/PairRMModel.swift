@@ -1,4 +1,5 @@
 import PairRMFormat
+import PairRMKernels
 
 /// A loaded PairRM model: the memory-mapped container, resolved weights and the precomputed
 /// position projections. Immutable, so one instance can be shared by any number of threads;
@@ -12,6 +13,10 @@ public final class PairRMModel: @unchecked Sendable {
 
     /// Longest sequence PairRM feeds the encoder (1224 + 2 × 412).
     public static let maxTokens = 2048
+
+    /// The kernel variant this process runs ("generic", "avx2", "avx512_vnni", "neon_dotprod"),
+    /// chosen once from the CPU's features.
+    public static var kernelVariant: String { String(cString: prm_isa_name(prm_kernels_active())) }
 
     public convenience init(path: String, options: LoadOptions = LoadOptions(), activationPlan: ActivationPlan? = nil) throws {
         try self.init(file: ModelFile(path: path, options: options), activationPlan: activationPlan)

@@ -4,7 +4,6 @@ import Logging
 import NIOCore
 import PairRM
 import PairRMFormat
-import PairRMKernels
 import PairRMProtocol
 
 /// Limits and place of the scoring server.
@@ -86,7 +85,7 @@ public enum ScoringServer {
             return json(.ok, info(shared).serialized)
         }
         for (path, task) in tasks {
-            let processor = LineProcessor(task: task, maxLineBytes: configuration.maxBodyBytes)
+            let processor = LineProcessor(task: task)
             router.post(RouterPath(path)) { request, context -> Response in
                 let items: [JSONValue], isArray: Bool
                 switch try await readBody(request, context, shared) {
@@ -104,13 +103,12 @@ public enum ScoringServer {
                     var outputs: [String] = []
                     for (index, item) in items.enumerated() {
                         let position = isArray ? "item \(index): " : ""
-                        let parsed: (id: JSONValue?, request: LineProcessor.Request)?
+                        let parsed: (id: JSONValue?, request: LineProcessor.Request)
                         do {
-                            parsed = try processor.parse(Array(item.serialized.utf8), number: index + 1)
+                            parsed = try processor.request(from: item, number: index + 1)
                         } catch let failure as LineFailure {
                             throw Refusal(response: self.error(.unprocessableContent, position + failure.message, type: "Validation"))
                         }
-                        guard let parsed else { throw Refusal(response: self.error(.unprocessableContent, position + "empty item", type: "Validation")) }
                         do {
                             outputs.append(try processor.run(parsed.request, id: parsed.id, ranker: ranker, options: options))
                         } catch let failure as PairRMError {
@@ -157,7 +155,7 @@ public enum ScoringServer {
             ("model", .string(configuration.modelName)),
             ("status", .string(shared.state.phase.rawValue)),
             ("version", .string(PairRMVersion.string)),
-            ("kernel_variant", .string(String(cString: prm_isa_name(prm_kernels_active())))),
+            ("kernel_variant", .string(PairRanker.kernelVariant)),
         ]
         if let recipe = configuration.recipe { members.append(("recipe", .string(recipe))) }
         if let ranker = shared.state.ranker {

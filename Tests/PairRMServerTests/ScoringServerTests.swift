@@ -220,13 +220,19 @@ final class ScoringServerTests: XCTestCase {
 
 /// The admission gate on its own: bounded queue, deadlines and vanished clients.
 final class AdmissionGateTests: XCTestCase {
-    /// A full queue turns requests away at once (429 in the router) instead of holding them.
-    func testAFullQueueTurnsJobsAway() async throws {
-        let gate = AdmissionGate(workers: 1, queueLimit: 0)
+    /// Fills the gate's one worker with a job that returns 1 once `release` is signalled.
+    func occupy(_ gate: AdmissionGate) -> (busy: Task<Admission<Int>, Error>, release: DispatchSemaphore) {
         let release = DispatchSemaphore(value: 0)
         let started = DispatchSemaphore(value: 0)
         let busy = Task { try await gate.run { _ in started.signal(); release.wait(); return 1 } }
         started.wait()
+        return (busy, release)
+    }
+
+    /// A full queue turns requests away at once (429 in the router) instead of holding them.
+    func testAFullQueueTurnsJobsAway() async throws {
+        let gate = AdmissionGate(workers: 1, queueLimit: 0)
+        let (busy, release) = occupy(gate)
         guard case .overloaded = try await gate.run(.unbounded(), { _ in 2 }) else { return XCTFail("no worker and no queue: turned away") }
         release.signal()
         guard case .done(1) = try await busy.value else { return XCTFail("the running job finishes") }
@@ -236,10 +242,7 @@ final class AdmissionGateTests: XCTestCase {
     /// A job waiting in the queue leaves it at its deadline; one whose client has gone is never run.
     func testWaitingJobsTimeOutAndVanishedClientsAreDropped() async throws {
         let gate = AdmissionGate(workers: 1, queueLimit: 4)
-        let release = DispatchSemaphore(value: 0)
-        let started = DispatchSemaphore(value: 0)
-        let busy = Task { try await gate.run { _ in started.signal(); release.wait(); return 1 } }
-        started.wait()
+        let (busy, release) = occupy(gate)
         let soon = JobControl(deadline: .now + .milliseconds(50), clientGone: { false })
         let began = ContinuousClock.now
         guard case .timedOut = try await gate.run(soon, { _ in 2 }) else { return XCTFail("timed out in the queue") }
